@@ -17,7 +17,7 @@ demo-stop:       ## stop the demo cluster
 test: deps test-unit test-pg test-integration  ## every test, from a fresh clone
 
 test-unit:       ## pure-Rust kernels, no PostgreSQL needed
-	cargo test --lib --no-default-features --features pg15
+	cargo test --lib -- kernels::
 
 test-pg: deps    ## #[pg_test] tests inside a throwaway cluster (run as the postgres user)
 	scripts/pg-test.sh

@@ -1,0 +1,111 @@
+-- mking_analytics: composed functions, documentation comments and privileges.
+-- Runs after every Rust function exists.
+
+CREATE FUNCTION period_label(ts timestamptz, period text DEFAULT 'week', tz text DEFAULT NULL) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE lower(period)
+        WHEN 'day'   THEN to_char(ts AT TIME ZONE coalesce(tz, current_setting('TimeZone')), 'YYYY-MM-DD')
+        WHEN 'month' THEN to_char(ts AT TIME ZONE coalesce(tz, current_setting('TimeZone')), 'YYYY-MM')
+        WHEN 'week'  THEN CASE WHEN coalesce(current_setting('mking_analytics.week_start', true), 'monday') = 'sunday'
+                               THEN to_char(ts AT TIME ZONE coalesce(tz, current_setting('TimeZone')), 'YYYY-MM-DD') || ' (Sun)'
+                               ELSE to_char(ts AT TIME ZONE coalesce(tz, current_setting('TimeZone')), 'IYYY-"W"IW') END
+    END
+$$;
+COMMENT ON FUNCTION period_label(timestamptz, text, text) IS
+    'Text label of the period starting at ts: 2024-03-04 (day), 2025-W01 (Monday week, ISO week-year), 2024-03-03 (Sun) (Sunday week), 2024-03 (month). NULL for an unknown period.';
+
+CREATE FUNCTION dashboard(from_ts timestamptz, to_ts timestamptz, tz text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    z text := coalesce(tz, current_setting('TimeZone'));
+    result jsonb;
+BEGIN
+    -- Validates the arguments once, with the same errors as every function.
+    PERFORM 1 FROM mking_analytics.new_users(from_ts, to_ts, 'day', z) LIMIT 0;
+    SELECT jsonb_build_object(
+        'range', jsonb_build_object('from', from_ts, 'to', to_ts, 'tz', z,
+                                    'week_start', coalesce(current_setting('mking_analytics.week_start', true), 'monday')),
+        'users', jsonb_build_object(
+            'new_users', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time), '[]') FROM mking_analytics.new_users(from_ts, to_ts, 'day', z) t),
+            'active_users', (SELECT coalesce(jsonb_agg(jsonb_build_object('time', d.time, 'dau', d.active_users, 'wau', w.active_users, 'mau', m.active_users) ORDER BY d.time), '[]')
+                               FROM mking_analytics.active_users(from_ts, to_ts, 'day', z) d
+                               JOIN mking_analytics.active_users(from_ts, to_ts, 'day', z, '{any}', 7) w USING (time)
+                               JOIN mking_analytics.active_users(from_ts, to_ts, 'day', z, '{any}', 30) m USING (time)),
+            'retention', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.cohort_date), '[]') FROM mking_analytics.retention_summary(from_ts, to_ts, z) t),
+            'lifecycle', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time, t.status), '[]') FROM mking_analytics.lifecycle(from_ts, to_ts, 'week', z) t),
+            'devices', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM mking_analytics.devices(from_ts, to_ts, z) t)),
+        'content', jsonb_build_object(
+            'trend', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time), '[]') FROM mking_analytics.content_trend(from_ts, to_ts, 'day', z) t),
+            'top_content', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM mking_analytics.top_content(from_ts, to_ts, 20, z) t),
+            'content_types', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM mking_analytics.content_types(from_ts, to_ts, z) t),
+            'engagement', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time), '[]') FROM mking_analytics.engagement_trend(from_ts, to_ts, 'day', z) t)),
+        'social', jsonb_build_object(
+            'follows', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time), '[]') FROM mking_analytics.follow_trend(from_ts, to_ts, 'day', z) t),
+            'interactions', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time, t.interaction_type), '[]') FROM mking_analytics.interaction_trend(from_ts, to_ts, 'day', z) t),
+            'most_followed', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM mking_analytics.most_followed(from_ts, to_ts, 20, 1000, 100, z) t)),
+        'business', jsonb_build_object(
+            'kpis', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM mking_analytics.kpis(from_ts, to_ts, z) t),
+            'new_user_growth', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.time), '[]') FROM mking_analytics.growth('new_users', from_ts, to_ts, 'month', z) t)),
+        'weekly', (SELECT coalesce(jsonb_agg(jsonb_build_object('week', mking_analytics.period_label(n.time, 'week', z), 'time', n.time,
+                                                               'new_users', n.new_users, 'active_users', a.active_users, 'posts', c.posts) ORDER BY n.time), '[]')
+                     FROM mking_analytics.new_users(from_ts, to_ts, 'week', z) n
+                     JOIN mking_analytics.active_users(from_ts, to_ts, 'week', z) a USING (time)
+                     JOIN mking_analytics.content_trend(from_ts, to_ts, 'week', z) c USING (time))
+    ) INTO result;
+    RETURN result;
+END $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Documentation: \df+ and BI tools show these.
+-- ---------------------------------------------------------------------------------------------
+COMMENT ON FUNCTION new_users(timestamptz, timestamptz, text, text) IS
+    'Registrations per bucket (day, week or month in tz; NULL tz = session TimeZone). Every bucket overlapping [from_ts, to_ts) is returned whole and zero-filled. Example: SELECT * FROM mking_analytics.new_users(''2024-03-01'', ''2024-04-01'', ''day'', ''UTC'');';
+COMMENT ON FUNCTION active_users(timestamptz, timestamptz, text, text, text[], integer) IS
+    'Distinct users active (any row of the chosen activity sources, events => ''{any}'' for all) in each bucket and the rolling-1 buckets before it: bucket day, rolling 7 = rolling WAU; rolling 30 = rolling MAU.';
+COMMENT ON FUNCTION retention(timestamptz, timestamptz, text, integer, text, text, text, timestamptz, text[]) IS
+    'Cohort retention. cohort: signup | first_activity | recurring; mode: on (active in period cohort+N) | on_or_after (in it or any later period up to as_of). Offset 0 = cohort (100%). Cells whose period starts at or after as_of are NULL; empty cohorts have rate NULL. Rates are percentages rounded to 2.';
+COMMENT ON FUNCTION retention_summary(timestamptz, timestamptz, text, timestamptz) IS
+    'Day 1, 7 and 30 retention (mode on) of daily signup cohorts whose signup lies in [from_ts, to_ts); NULL where not yet observed at as_of.';
+COMMENT ON FUNCTION lifecycle(timestamptz, timestamptz, text, text, text[]) IS
+    'Per period: new (active, signed up in it; takes precedence), returning (active now and in the previous period), resurrecting (active now, not before, not new), dormant (active before, not now). Four rows per period.';
+COMMENT ON FUNCTION stickiness(timestamptz, timestamptz, text, text, text[]) IS
+    'Among users active in the range, how many were active in exactly k distinct periods, k = 1..number of periods (zero-filled).';
+COMMENT ON FUNCTION growth(text, timestamptz, timestamptz, text, text) IS
+    'Period-over-period growth of new_users, active_users, posts, likes, comments, shares or follows: value, previous period''s value (even before from_ts), growth_rate = 100*(value-previous)/previous rounded to 2, NULL when previous is 0.';
+COMMENT ON FUNCTION kpis(timestamptz, timestamptz, text) IS
+    'DAU, WAU, MAU: average (rounded to 2), max and min of distinct active users over the days, weeks and months overlapping the range; stickiness = 100 * average DAU / average MAU (ratio of means).';
+COMMENT ON FUNCTION content_trend(timestamptz, timestamptz, text, text) IS
+    'Posts (duplicates removed) and distinct authors per bucket.';
+COMMENT ON FUNCTION engagement_trend(timestamptz, timestamptz, text, text) IS
+    'Posts, likes, comments and shares per bucket; each event counted once (same user, target and time).';
+COMMENT ON FUNCTION top_content(timestamptz, timestamptz, integer, text, text) IS
+    'The most engaging posts published in [from_ts, to_ts): likes, comments and shares received before to_ts, total, and engagement_score = likes + 2*comments + 3*shares (missing parts count 0). counts => ''counters'' reads the post''s like_count/comment_count/share_count columns instead of the event tables.';
+COMMENT ON FUNCTION content_types(timestamptz, timestamptz, text, text) IS
+    'Per content type, over posts published in the range: posts, total and average likes, comments, shares and engagement score.';
+COMMENT ON FUNCTION follow_trend(timestamptz, timestamptz, text, text) IS
+    'New follows per bucket, with distinct followers and distinct followed users.';
+COMMENT ON FUNCTION interaction_trend(timestamptz, timestamptz, text, text) IS
+    'Per bucket and interaction type (comment, follow, like, share): interactions and distinct users. Long format: Grafana splits series by interaction_type.';
+COMMENT ON FUNCTION most_followed(timestamptz, timestamptz, integer, integer, integer, text) IS
+    'Users with the most followers as of to_ts: followers, following, new followers in the range, class influencer (> influencer_above), active (> active_above) or regular.';
+COMMENT ON FUNCTION top_contributors(timestamptz, timestamptz, integer, text) IS
+    'Users who made the most posts, comments, likes and shares in the range (activity), with likes their posts received in the range and followers as of to_ts.';
+COMMENT ON FUNCTION devices(timestamptz, timestamptz, text) IS
+    'Sessions started in the range by device type: sessions, distinct users, average time spent (seconds) and page views, share of sessions in percent.';
+COMMENT ON FUNCTION dashboard(timestamptz, timestamptz, text) IS
+    'Every dashboard panel for [from_ts, to_ts) as one jsonb document (users, content, social, business, weekly with ISO week labels), each computed by the function of the same family.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges: readers run analytics and read results; admins also change configuration.
+-- ---------------------------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA @extschema@ TO mking_analytics_reader, mking_analytics_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO mking_analytics_reader;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ TO mking_analytics_reader;
+REVOKE EXECUTE ON FUNCTION set_source(text, text, text, text, text, jsonb, boolean, boolean), reset_sources(),
+       grant_source_access(name) FROM mking_analytics_reader;
+GRANT EXECUTE ON FUNCTION set_source(text, text, text, text, text, jsonb, boolean, boolean), reset_sources(),
+      grant_source_access(name), sources_mark_configured() TO mking_analytics_admin;
+GRANT INSERT, UPDATE, DELETE ON sources, alert_rules, dashboard_configs TO mking_analytics_admin;
+-- Analytic functions run with the caller's rights: let readers read the platform tables that exist.
+SELECT grant_source_access('mking_analytics_reader');

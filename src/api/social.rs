@@ -1,0 +1,396 @@
+//! Social interaction: follows, interactions by type, most-followed users, top contributors,
+//! and the device breakdown of sessions.
+
+use super::content::args;
+use super::{non_negative, prepare};
+use crate::calendar::{Calendar, Period};
+use crate::data::Span;
+use crate::errors::{bad_argument, spi};
+use crate::sources::{Source, Sources};
+use pgrx::prelude::*;
+use pgrx::AnyNumeric;
+
+type Tstz = TimestampWithTimeZone;
+
+/// Per bucket: (events, distinct users, distinct targets) of one source, duplicates removed.
+fn per_bucket_counts(span: &Span, s: &Source) -> Vec<(i64, i64, i64)> {
+    let n = (span.last - span.first + 1) as usize;
+    let mut out = vec![(0, 0, 0); n];
+    let sql = format!(
+        "SELECT {idx}, count(*), count(DISTINCT d.u), count(DISTINCT d.g) FROM (SELECT DISTINCT {key} FROM {rel} e WHERE {filter}) d GROUP BY 1",
+        idx = span.cal.idx_sql(&format!("({} AT TIME ZONE $1::text)", s.abs_of("d.t"))),
+        key = s.dedup_select("e"),
+        rel = s.rel,
+        filter = s.time_filter("e", "$3", "$4"),
+    );
+    spi(
+        Spi::connect(|client| {
+            for r in client.select(&sql, None, &span.query_args())? {
+                let idx = r.get::<i32>(1)?.unwrap_or(i32::MIN);
+                let off = idx as i64 - span.first as i64;
+                if off >= 0 && (off as usize) < n {
+                    out[off as usize] = (
+                        r.get::<i64>(2)?.unwrap_or(0),
+                        r.get::<i64>(3)?.unwrap_or(0),
+                        r.get::<i64>(4)?.unwrap_or(0),
+                    );
+                }
+            }
+            Ok::<_, pgrx::spi::Error>(())
+        }),
+        "counting per bucket",
+    );
+    out
+}
+
+/// New follows per bucket, with distinct followers and distinct followed users.
+#[pg_extern(stable, parallel_restricted)]
+pub fn follow_trend(
+    from_ts: Option<Tstz>,
+    to_ts: Option<Tstz>,
+    bucket: default!(Option<&str>, "'day'"),
+    tz: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(time, Tstz),
+        name!(follows, i64),
+        name!(followers, i64),
+        name!(followed_users, i64),
+    ),
+> {
+    let period = Period::parse("bucket", bucket);
+    let call = prepare(from_ts, to_ts, tz);
+    let cal = Calendar::new(period, &call.tz);
+    let Some((lo, hi)) = cal.range(call.from, call.to) else {
+        return TableIterator::empty();
+    };
+    let span = Span::new(&cal, lo, hi);
+    let counts = match Sources::load().get("follow") {
+        Some(s) => per_bucket_counts(&span, &s),
+        None => vec![(0, 0, 0); (hi - lo + 1) as usize],
+    };
+    let rows: Vec<_> = (lo..=hi)
+        .zip(counts)
+        .map(|(i, (n, a, b))| (span.start(i), n, a, b))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Likes, comments, shares and follows per bucket: one row per bucket and type.
+#[pg_extern(stable, parallel_restricted)]
+pub fn interaction_trend(
+    from_ts: Option<Tstz>,
+    to_ts: Option<Tstz>,
+    bucket: default!(Option<&str>, "'day'"),
+    tz: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(time, Tstz),
+        name!(interaction_type, String),
+        name!(interactions, i64),
+        name!(users, i64),
+    ),
+> {
+    let period = Period::parse("bucket", bucket);
+    let call = prepare(from_ts, to_ts, tz);
+    let cal = Calendar::new(period, &call.tz);
+    let Some((lo, hi)) = cal.range(call.from, call.to) else {
+        return TableIterator::empty();
+    };
+    let span = Span::new(&cal, lo, hi);
+    let sources = Sources::load();
+    let types = ["comment", "follow", "like", "share"];
+    let per_type: Vec<Vec<(i64, i64, i64)>> = types
+        .iter()
+        .map(|t| match sources.get(t) {
+            Some(s) => per_bucket_counts(&span, &s),
+            None => vec![(0, 0, 0); (hi - lo + 1) as usize],
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for i in lo..=hi {
+        for (k, t) in types.iter().enumerate() {
+            let (n, users, _) = per_type[k][(i - lo) as usize];
+            rows.push((span.start(i), t.to_string(), n, users));
+        }
+    }
+    TableIterator::new(rows)
+}
+
+type FollowedRow = (i64, Option<String>, i64, i64, i64, String);
+
+/// The most-followed users as of `to_ts`, with a class by follower count.
+#[pg_extern(stable, parallel_restricted)]
+pub fn most_followed(
+    from_ts: Option<Tstz>,
+    to_ts: Option<Tstz>,
+    top: default!(Option<i32>, "20"),
+    influencer_above: default!(Option<i32>, "1000"),
+    active_above: default!(Option<i32>, "100"),
+    tz: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(user_id, i64),
+        name!(username, Option<String>),
+        name!(followers, i64),
+        name!(following, i64),
+        name!(new_followers, i64),
+        name!(class, String),
+    ),
+> {
+    let top = non_negative("top", top);
+    let influencer = non_negative("influencer_above", influencer_above);
+    let active = non_negative("active_above", active_above);
+    if active > influencer {
+        bad_argument(
+            format!("invalid active_above {active}: must not exceed influencer_above {influencer}"),
+            "Classes: influencer above influencer_above followers, active above active_above, else regular.",
+        );
+    }
+    let call = prepare(from_ts, to_ts, tz);
+    let sources = Sources::load();
+    let Some(f) = sources.get("follow") else {
+        return TableIterator::empty();
+    };
+    let Some(target) = f.target.clone() else {
+        return TableIterator::empty();
+    };
+    let (name_sql, join) = match sources.get("signup") {
+        Some(s) if s.column("username").is_some() => (
+            format!("u.{}::text", s.column("username").unwrap_or_default()),
+            format!(
+                "LEFT JOIN LATERAL (SELECT * FROM {} x WHERE x.{} = top.user_id LIMIT 1) u ON true",
+                s.rel, s.user
+            ),
+        ),
+        _ => ("NULL::text".into(), String::new()),
+    };
+    let sql = format!(
+        "WITH f AS (SELECT DISTINCT e.{user}::bigint AS a, e.{target}::bigint AS b, {abs} AS t
+                      FROM {rel} e WHERE e.{user} IS NOT NULL AND e.{target} IS NOT NULL AND {before}),
+              top AS (SELECT b AS user_id, count(DISTINCT a) AS followers,
+                             count(DISTINCT a) FILTER (WHERE t >= $3) AS new_followers
+                        FROM f GROUP BY b ORDER BY 2 DESC, 1 LIMIT {top})
+         SELECT top.user_id, {name_sql}, top.followers,
+                (SELECT count(DISTINCT b) FROM f WHERE f.a = top.user_id), top.new_followers,
+                CASE WHEN top.followers > {influencer} THEN 'influencer'
+                     WHEN top.followers > {active} THEN 'active' ELSE 'regular' END
+           FROM top {join}
+          ORDER BY top.followers DESC, top.user_id",
+        user = f.user,
+        abs = f.abs_time("e"),
+        rel = f.rel,
+        before = f.time_before("e", "$4"),
+    );
+    let rows: Vec<FollowedRow> = spi(
+        Spi::connect(|client| {
+            let mut out = Vec::new();
+            for r in client.select(&sql, None, &args(&call))? {
+                out.push((
+                    r.get::<i64>(1)?.unwrap_or_default(),
+                    r.get(2)?,
+                    r.get::<i64>(3)?.unwrap_or(0),
+                    r.get::<i64>(4)?.unwrap_or(0),
+                    r.get::<i64>(5)?.unwrap_or(0),
+                    r.get::<String>(6)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "ranking followed users",
+    );
+    TableIterator::new(rows)
+}
+
+type ContributorRow = (i64, Option<String>, i64, i64, i64, i64, i64);
+
+/// The users who did the most in the range: posts, comments, likes and shares they made.
+#[pg_extern(stable, parallel_restricted)]
+pub fn top_contributors(
+    from_ts: Option<Tstz>,
+    to_ts: Option<Tstz>,
+    top: default!(Option<i32>, "20"),
+    tz: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(user_id, i64),
+        name!(username, Option<String>),
+        name!(posts, i64),
+        name!(comments, i64),
+        name!(likes_received, i64),
+        name!(followers, i64),
+        name!(activity, i64),
+    ),
+> {
+    let top = non_negative("top", top);
+    let call = prepare(from_ts, to_ts, tz);
+    let sources = Sources::load();
+    // Each part: (user, kind, n) with duplicates removed.
+    let mut parts = Vec::new();
+    for (name, kind) in [
+        ("post", "posts"),
+        ("comment", "comments"),
+        ("like", "likes"),
+        ("share", "shares"),
+    ] {
+        if let Some(s) = sources.get(name) {
+            parts.push(format!(
+                "SELECT d.u::bigint AS uid, '{kind}' AS kind, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} e WHERE e.{user} IS NOT NULL AND {filter}) d GROUP BY 1",
+                key = s.dedup_select("e"),
+                rel = s.rel,
+                user = s.user,
+                filter = s.time_filter("e", "$3", "$4"),
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return TableIterator::empty();
+    }
+    let received = match (sources.get("like"), sources.get("post")) {
+        (Some(l), Some(p)) if l.target.is_some() && p.target.is_some() => format!(
+            "SELECT p.{pu}::bigint AS uid, 'likes_received' AS kind, count(*) AS n
+               FROM (SELECT DISTINCT {key} FROM {lrel} e WHERE {filter}) d
+               JOIN {prel} p ON p.{pid} = d.g GROUP BY 1",
+            pu = p.user,
+            key = l.dedup_select("e"),
+            lrel = l.rel,
+            filter = l.time_filter("e", "$3", "$4"),
+            prel = p.rel,
+            pid = p.target.as_deref().unwrap_or_default(),
+        ),
+        _ => "SELECT NULL::bigint, NULL::text, NULL::bigint WHERE false".into(),
+    };
+    let followers = match sources.get("follow") {
+        Some(f) if f.target.is_some() => format!(
+            "SELECT e.{t}::bigint AS uid, 'followers' AS kind, count(DISTINCT e.{u}) AS n FROM {rel} e WHERE {before} GROUP BY 1",
+            t = f.target.as_deref().unwrap_or_default(),
+            u = f.user,
+            rel = f.rel,
+            before = f.time_before("e", "$4"),
+        ),
+        _ => "SELECT NULL::bigint, NULL::text, NULL::bigint WHERE false".into(),
+    };
+    let (name_sql, join) = match sources.get("signup") {
+        Some(s) if s.column("username").is_some() => (
+            format!("u.{}::text", s.column("username").unwrap_or_default()),
+            format!(
+                "LEFT JOIN LATERAL (SELECT * FROM {} x WHERE x.{} = c.uid LIMIT 1) u ON true",
+                s.rel, s.user
+            ),
+        ),
+        _ => ("NULL::text".into(), String::new()),
+    };
+    let sql = format!(
+        "WITH made AS ({made}),
+              c AS (SELECT uid,
+                           coalesce(sum(n) FILTER (WHERE kind = 'posts'), 0)::bigint AS posts,
+                           coalesce(sum(n) FILTER (WHERE kind = 'comments'), 0)::bigint AS comments,
+                           sum(n)::bigint AS activity
+                      FROM made GROUP BY uid ORDER BY activity DESC, uid LIMIT {top}),
+              extra AS (SELECT * FROM ({received}) r WHERE r.uid IN (SELECT uid FROM c)
+                        UNION ALL SELECT * FROM ({followers}) f WHERE f.uid IN (SELECT uid FROM c))
+         SELECT c.uid, {name_sql}, c.posts, c.comments,
+                coalesce((SELECT sum(n) FROM extra WHERE extra.uid = c.uid AND kind = 'likes_received'), 0)::bigint,
+                coalesce((SELECT sum(n) FROM extra WHERE extra.uid = c.uid AND kind = 'followers'), 0)::bigint,
+                c.activity
+           FROM c {join}
+          ORDER BY c.activity DESC, c.uid",
+        made = parts.join(" UNION ALL "),
+    );
+    let rows: Vec<ContributorRow> = spi(
+        Spi::connect(|client| {
+            let mut out = Vec::new();
+            for r in client.select(&sql, None, &args(&call))? {
+                out.push((
+                    r.get::<i64>(1)?.unwrap_or_default(),
+                    r.get(2)?,
+                    r.get::<i64>(3)?.unwrap_or(0),
+                    r.get::<i64>(4)?.unwrap_or(0),
+                    r.get::<i64>(5)?.unwrap_or(0),
+                    r.get::<i64>(6)?.unwrap_or(0),
+                    r.get::<i64>(7)?.unwrap_or(0),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "ranking contributors",
+    );
+    TableIterator::new(rows)
+}
+
+type DeviceRow = (
+    Option<String>,
+    i64,
+    i64,
+    Option<AnyNumeric>,
+    Option<AnyNumeric>,
+    Option<AnyNumeric>,
+);
+
+/// Sessions by device type in the range: sessions, users, average time spent and page views,
+/// and each device's share of sessions.
+#[pg_extern(stable, parallel_restricted)]
+pub fn devices(
+    from_ts: Option<Tstz>,
+    to_ts: Option<Tstz>,
+    tz: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(device_type, Option<String>),
+        name!(sessions, i64),
+        name!(users, i64),
+        name!(avg_time_spent, Option<AnyNumeric>),
+        name!(avg_page_views, Option<AnyNumeric>),
+        name!(session_share, Option<AnyNumeric>),
+    ),
+> {
+    let call = prepare(from_ts, to_ts, tz);
+    let sources = Sources::load();
+    let Some(s) = sources.get("session") else {
+        return TableIterator::empty();
+    };
+    let col = |role: &str, ty: &str| {
+        s.column(role)
+            .map_or(format!("NULL::{ty}"), |c| format!("e.{c}::{ty}"))
+    };
+    // DISTINCT ON the duplicate key: a session row sent twice counts once.
+    let sql = format!(
+        "WITH d AS (SELECT DISTINCT ON (e.{user}, {target}, e.{time}) e.{user} AS uid,
+                           coalesce({device}, 'unknown') AS device, {tspent} AS time_spent, {pviews} AS page_views
+                      FROM {rel} e WHERE {filter})
+         SELECT device, count(*), count(DISTINCT uid), round(avg(time_spent), 2), round(avg(page_views), 2),
+                round(100.0 * count(*) / sum(count(*)) OVER (), 2)
+           FROM d GROUP BY device ORDER BY 2 DESC, 1",
+        user = s.user,
+        target = s.target.as_ref().map_or("NULL::int".into(), |t| format!("e.{t}")),
+        time = s.time,
+        device = col("device_type", "text"),
+        tspent = col("time_spent", "numeric"),
+        pviews = col("page_views", "numeric"),
+        rel = s.rel,
+        filter = s.time_filter("e", "$3", "$4"),
+    );
+    let rows: Vec<DeviceRow> = spi(
+        Spi::connect(|client| {
+            let mut out = Vec::new();
+            for r in client.select(&sql, None, &args(&call))? {
+                out.push((
+                    r.get(1)?,
+                    r.get::<i64>(2)?.unwrap_or(0),
+                    r.get::<i64>(3)?.unwrap_or(0),
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "summarizing devices",
+    );
+    TableIterator::new(rows)
+}
