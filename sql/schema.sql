@@ -310,3 +310,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN false;
 END $$;
 COMMENT ON FUNCTION is_valid_time_zone(text) IS 'True when PostgreSQL accepts the text as a time zone (AT TIME ZONE): full names, abbreviations, POSIX offsets.';
+COMMENT ON FUNCTION sources_mark_configured() IS 'Trigger on sources: a row changed by hand stops being the shipped default (a missing table is then an error, not a NOTICE).';

@@ -68,8 +68,9 @@ GROUP BY 1
 ORDER BY 1;
 
 \echo
-\echo '--- Top 10 content, whole span: top_content(2014-01-01, 2020-06-01, 10) ---'
-\echo '    likes = upvotes (per-post totals), shares = posts tweeted by the site account'
+\echo '--- Top 10 content, whole span: top_content(2014-01-01, 2020-06-01, 10, counts => ''counters'') ---'
+\echo '    counters: likes/comments/shares read from posts.like_count/comment_count/share_count;'
+\echo '    likes = upvotes (the dump keeps them only as per-post totals), shares = tweets by the site'
 SELECT post_id,
        content_type                                        AS type,
        CASE WHEN length(title) > 48 THEN left(title, 47) || '…' ELSE title END AS title,
@@ -78,11 +79,12 @@ SELECT post_id,
        engagement_score                                    AS score,
        'https://beer.stackexchange.com/'
          || CASE content_type WHEN 'answer' THEN 'a/' ELSE 'q/' END || post_id AS url
-FROM mking_analytics.top_content('2014-01-01', '2020-06-01', 10);
+FROM mking_analytics.top_content('2014-01-01', '2020-06-01', 10, counts => 'counters');
 
 \echo
 \echo '--- Top 10 contributors, whole span: top_contributors(2014-01-01, 2020-06-01, 10) ---'
-\echo '    followers = the demo''s follow proxy (users who answered or commented on their posts)'
+\echo '    likes_received = favourites of their posts (the likes table); followers = the demo''s'
+\echo '    follow proxy (users who answered or commented on their posts)'
 SELECT user_id, username, posts, comments, likes_received, followers, activity
 FROM mking_analytics.top_contributors('2014-01-01', '2020-06-01', 10);
 

@@ -309,6 +309,20 @@ pub fn dataset_sql(seed: u64) -> (String, Stats) {
             }
         }
     }
+    // ... and some to the last microsecond before a local midnight.
+    for (zi, z) in zones.iter().enumerate() {
+        for (ti, table) in ["user_behavior_logs", "likes", "follows"]
+            .iter()
+            .enumerate()
+        {
+            let k = 50 + zi * 3 + ti;
+            sql.push_str(&format!(
+                "UPDATE public.{table} SET created_at = \
+                 ((date_trunc('day', created_at AT TIME ZONE 'UTC' AT TIME ZONE '{z}') + interval '1 day') \
+                  AT TIME ZONE '{z}') AT TIME ZONE 'UTC' - interval '1 microsecond' WHERE id % 97 = {k};\n"
+            ));
+        }
+    }
     (sql, stats)
 }
 

@@ -34,6 +34,22 @@ const RANGES: [(&str, &str, &str); 5] = [
     ("E", "2026-03-01 00:00:00+00", "2026-03-01 00:00:00+00"),
 ];
 
+/// Zones checked with a smaller set of calls: 45-minute offsets with DST (Chatham ends DST on
+/// 2026-04-05), half-hour offsets with DST (St John's), POSIX and abbreviation forms.
+const EXTRA_ZONES: [&str; 5] = [
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "EST5EDT",
+    "UTC+3",
+    "EST",
+];
+
+/// Across the new year (ISO week 2026-W01 starts on 2025-12-29); a Chatham DST change.
+const EXTRA_RANGES: [(&str, &str, &str); 2] = [
+    ("F", "2025-12-20 10:00:00+00", "2026-01-20 00:00:00+00"),
+    ("G", "2026-04-03 21:11:00+00", "2026-04-08 03:00:00+00"),
+];
+
 const AS_OF_LATE: &str = "2026-07-01 00:00:00+00";
 const AS_OF_MID: &str = "2026-04-01 10:00:00+00";
 
@@ -227,6 +243,67 @@ fn cases() -> Vec<Case> {
                     format!("SCHEMA.retention({r})"),
                     5,
                 );
+            }
+        }
+    }
+    // A smaller set in more zones and ranges; the session's TimeZone differs from tz on purpose.
+    let all_ranges: Vec<(&str, &str, &str)> =
+        RANGES.iter().chain(EXTRA_RANGES.iter()).copied().collect();
+    for (zi, z) in ZONES.iter().chain(EXTRA_ZONES.iter()).enumerate() {
+        for (rn, f, t) in &all_ranges {
+            if !["A", "C", "F", "G"].contains(rn) {
+                continue;
+            }
+            let session_tz = if zi % 2 == 0 {
+                "Pacific/Chatham"
+            } else {
+                "Asia/Kathmandu"
+            };
+            let setup = format!(
+                "SET TimeZone = '{session_tz}'; RESET mking_analytics.week_start; RESET oracle.on_or_after_upper"
+            );
+            let r = format!("'{f}'::timestamptz, '{t}'::timestamptz");
+            let calls: Vec<(String, String, usize)> = vec![
+                ("new_users day".into(), format!("SCHEMA.new_users({r}, 'day', '{z}')"), 2),
+                ("new_users week".into(), format!("SCHEMA.new_users({r}, 'week', '{z}')"), 2),
+                ("new_users month".into(), format!("SCHEMA.new_users({r}, 'month', '{z}')"), 2),
+                ("active_users day rolling 7".into(), format!("SCHEMA.active_users({r}, 'day', '{z}', '{{any}}', 7)"), 2),
+                ("active_users week".into(), format!("SCHEMA.active_users({r}, 'week', '{z}')"), 2),
+                ("lifecycle week".into(), format!("SCHEMA.lifecycle({r}, 'week', '{z}')"), 3),
+                ("lifecycle day".into(), format!("SCHEMA.lifecycle({r}, 'day', '{z}')"), 3),
+                ("stickiness day".into(), format!("SCHEMA.stickiness({r}, 'day', '{z}')"), 2),
+                (
+                    "retention day signup on".into(),
+                    format!("SCHEMA.retention({r}, 'day', 7, 'signup', 'on', '{z}', '{AS_OF_MID}'::timestamptz)"),
+                    5,
+                ),
+                (
+                    "retention week first_activity on_or_after periods 0".into(),
+                    format!("SCHEMA.retention({r}, 'week', 0, 'first_activity', 'on_or_after', '{z}', '{AS_OF_MID}'::timestamptz)"),
+                    5,
+                ),
+                (
+                    "retention month recurring on".into(),
+                    format!("SCHEMA.retention({r}, 'month', 2, 'recurring', 'on', '{z}', '{AS_OF_LATE}'::timestamptz)"),
+                    5,
+                ),
+                ("retention_summary".into(), format!("SCHEMA.retention_summary({r}, '{z}', '{AS_OF_MID}'::timestamptz)"), 8),
+                ("growth new_users month".into(), format!("SCHEMA.growth('new_users', {r}, 'month', '{z}')"), 4),
+                ("growth active_users week".into(), format!("SCHEMA.growth('active_users', {r}, 'week', '{z}')"), 4),
+                ("growth shares day".into(), format!("SCHEMA.growth('shares', {r}, 'day', '{z}')"), 4),
+                ("kpis".into(), format!("SCHEMA.kpis({r}, '{z}')"), 4),
+            ];
+            for (label, call, ncols) in calls {
+                let mut case = Case::new(
+                    format!("[{z}, session {session_tz}] range {rn} {label}"),
+                    setup.clone(),
+                    call,
+                    ncols,
+                );
+                if case.call.contains("kpis(") {
+                    case = case.select("metric, round(avg_value, 2), max_value, min_value");
+                }
+                out.push(case);
             }
         }
     }
