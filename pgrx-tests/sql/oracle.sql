@@ -30,7 +30,7 @@ CREATE FUNCTION oracle.trunc_local(ts timestamptz, unit text, z text) RETURNS ti
 LANGUAGE sql STABLE AS $$
   SELECT CASE
            WHEN unit = 'week' AND oracle.sunday_weeks()
-             THEN date_trunc('week', (ts AT TIME ZONE z) + interval '1 day') - interval '1 day' + interval '1 second'
+             THEN date_trunc('week', (ts AT TIME ZONE z) + interval '1 day') - interval '1 day'
            ELSE date_trunc(unit, ts AT TIME ZONE z)
          END
 $$;
@@ -85,7 +85,7 @@ RETURNS TABLE("time" timestamptz, new_users bigint)
 LANGUAGE sql STABLE AS $$
   SELECT b.bstart,
          (SELECT count(DISTINCT s.user_id) FROM oracle.signups s
-           WHERE s.ts > b.bstart AND s.ts < b.bend)
+           WHERE s.ts >= b.bstart AND s.ts < b.bend)
   FROM oracle.buckets(from_ts, to_ts, bucket, oracle.zone(tz)) b
   ORDER BY b.bstart
 $$;
