@@ -3,7 +3,7 @@
 --
 -- It reads the platform's default tables (tables.md) directly: every activity source of the
 -- default configuration (session, post, like, comment, share, follow; `signup` is not activity),
--- plain `timestamp` columns taken as UTC. Nothing here is clever: every bucket is generated with
+-- plain `timestamp` columns taken as UTC (or mking_analytics.source_timezone when set). Nothing here is clever: every bucket is generated with
 -- generate_series over LOCAL bucket starts and every value is recounted from the raw rows with a
 -- sub-select over the whole bucket [bucket start, next bucket start).
 --
@@ -20,6 +20,12 @@ LANGUAGE sql STABLE AS $$ SELECT coalesce(tz, current_setting('TimeZone')) $$;
 CREATE FUNCTION oracle.sunday_weeks() RETURNS boolean
 LANGUAGE sql STABLE AS $$
   SELECT lower(coalesce(nullif(current_setting('mking_analytics.week_start', true), ''), 'monday')) = 'sunday'
+$$;
+
+-- Zone of plain `timestamp` source columns: mking_analytics.source_timezone, UTC by default.
+CREATE FUNCTION oracle.src_tz() RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('mking_analytics.source_timezone', true), ''), 'UTC')
 $$;
 
 CREATE FUNCTION oracle.step(unit text) RETURNS interval
@@ -54,17 +60,17 @@ LANGUAGE sql STABLE AS $$ SELECT l AT TIME ZONE z $$;
 
 -- ---------------------------------------------------------------- raw events -----------------
 CREATE VIEW oracle.activity AS
-          SELECT 'session'::text AS source, user_id::bigint AS user_id, created_at AT TIME ZONE 'UTC' AS ts
+          SELECT 'session'::text AS source, user_id::bigint AS user_id, created_at AT TIME ZONE oracle.src_tz() AS ts
             FROM public.user_behavior_logs WHERE user_id IS NOT NULL AND created_at IS NOT NULL
-UNION ALL SELECT 'post', user_id, created_at AT TIME ZONE 'UTC'
+UNION ALL SELECT 'post', user_id, created_at AT TIME ZONE oracle.src_tz()
             FROM public.posts WHERE user_id IS NOT NULL AND created_at IS NOT NULL
-UNION ALL SELECT 'like', user_id, created_at AT TIME ZONE 'UTC'
+UNION ALL SELECT 'like', user_id, created_at AT TIME ZONE oracle.src_tz()
             FROM public.likes WHERE user_id IS NOT NULL AND created_at IS NOT NULL
-UNION ALL SELECT 'comment', user_id, created_at AT TIME ZONE 'UTC'
+UNION ALL SELECT 'comment', user_id, created_at AT TIME ZONE oracle.src_tz()
             FROM public.comments WHERE user_id IS NOT NULL AND created_at IS NOT NULL
-UNION ALL SELECT 'share', user_id, created_at AT TIME ZONE 'UTC'
+UNION ALL SELECT 'share', user_id, created_at AT TIME ZONE oracle.src_tz()
             FROM public.shares WHERE user_id IS NOT NULL AND created_at IS NOT NULL
-UNION ALL SELECT 'follow', follower_id, created_at AT TIME ZONE 'UTC'
+UNION ALL SELECT 'follow', follower_id, created_at AT TIME ZONE oracle.src_tz()
             FROM public.follows WHERE follower_id IS NOT NULL AND created_at IS NOT NULL;
 
 -- Activity rows of the sources named in `events` ('any' = all activity sources).
@@ -75,7 +81,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE VIEW oracle.signups AS
-  SELECT id::bigint AS user_id, created_at AT TIME ZONE 'UTC' AS ts
+  SELECT id::bigint AS user_id, created_at AT TIME ZONE oracle.src_tz() AS ts
   FROM public.users WHERE created_at IS NOT NULL;
 
 -- ---------------------------------------------------------------- new_users ------------------
@@ -289,19 +295,19 @@ LANGUAGE sql STABLE AS $$
       (SELECT count(DISTINCT a.user_id) FROM oracle.act('{any}') a WHERE a.ts >= s AND a.ts < e)
     WHEN 'posts' THEN
       (SELECT count(DISTINCT (x.user_id, x.created_at)) FROM public.posts x
-        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE 'UTC' >= s AND x.created_at AT TIME ZONE 'UTC' < e)
+        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE oracle.src_tz() >= s AND x.created_at AT TIME ZONE oracle.src_tz() < e)
     WHEN 'likes' THEN
       (SELECT count(DISTINCT (x.user_id, x.post_id, x.created_at)) FROM public.likes x
-        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE 'UTC' >= s AND x.created_at AT TIME ZONE 'UTC' < e)
+        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE oracle.src_tz() >= s AND x.created_at AT TIME ZONE oracle.src_tz() < e)
     WHEN 'comments' THEN
       (SELECT count(DISTINCT (x.user_id, x.post_id, x.created_at)) FROM public.comments x
-        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE 'UTC' >= s AND x.created_at AT TIME ZONE 'UTC' < e)
+        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE oracle.src_tz() >= s AND x.created_at AT TIME ZONE oracle.src_tz() < e)
     WHEN 'shares' THEN
       (SELECT count(DISTINCT (x.user_id, x.post_id, x.created_at)) FROM public.shares x
-        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE 'UTC' >= s AND x.created_at AT TIME ZONE 'UTC' < e)
+        WHERE x.user_id IS NOT NULL AND x.created_at AT TIME ZONE oracle.src_tz() >= s AND x.created_at AT TIME ZONE oracle.src_tz() < e)
     WHEN 'follows' THEN
       (SELECT count(DISTINCT (x.follower_id, x.following_id, x.created_at)) FROM public.follows x
-        WHERE x.follower_id IS NOT NULL AND x.created_at AT TIME ZONE 'UTC' >= s AND x.created_at AT TIME ZONE 'UTC' < e)
+        WHERE x.follower_id IS NOT NULL AND x.created_at AT TIME ZONE oracle.src_tz() >= s AND x.created_at AT TIME ZONE oracle.src_tz() < e)
   END
 $$;
 

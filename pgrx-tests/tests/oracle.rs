@@ -36,12 +36,17 @@ const RANGES: [(&str, &str, &str); 5] = [
 
 /// Zones checked with a smaller set of calls: 45-minute offsets with DST (Chatham ends DST on
 /// 2026-04-05), half-hour offsets with DST (St John's), POSIX and abbreviation forms.
-const EXTRA_ZONES: [&str; 5] = [
+/// Havana and Beirut skip local midnight on their spring-forward day (2026-03-08, 2026-03-29);
+/// Santiago repeats the hour before midnight (2026-04-05).
+const EXTRA_ZONES: [&str; 8] = [
     "Pacific/Chatham",
     "America/St_Johns",
     "EST5EDT",
     "UTC+3",
     "EST",
+    "America/Havana",
+    "Asia/Beirut",
+    "America/Santiago",
 ];
 
 /// Across the new year (ISO week 2026-W01 starts on 2025-12-29); a Chatham DST change.
@@ -58,7 +63,8 @@ fn cases() -> Vec<Case> {
     for ws in ["monday", "sunday"] {
         for z in ZONES {
             let setup = format!(
-                "SET TimeZone = '{z}'; SET mking_analytics.week_start = '{ws}'; RESET oracle.on_or_after_upper"
+                "SET TimeZone = '{z}'; SET mking_analytics.week_start = '{ws}'; RESET oracle.on_or_after_upper; \
+                 RESET mking_analytics.source_timezone"
             );
             let monday = ws == "monday";
             let mut add = |label: String, call: String, ncols: usize| {
@@ -260,7 +266,8 @@ fn cases() -> Vec<Case> {
                 "Asia/Kathmandu"
             };
             let setup = format!(
-                "SET TimeZone = '{session_tz}'; RESET mking_analytics.week_start; RESET oracle.on_or_after_upper"
+                "SET TimeZone = '{session_tz}'; RESET mking_analytics.week_start; RESET oracle.on_or_after_upper; \
+                 RESET mking_analytics.source_timezone"
             );
             let r = format!("'{f}'::timestamptz, '{t}'::timestamptz");
             let calls: Vec<(String, String, usize)> = vec![
@@ -307,6 +314,60 @@ fn cases() -> Vec<Case> {
             }
         }
     }
+    // plain `timestamp` source columns in another zone (mking_analytics.source_timezone)
+    for (z, src) in [
+        ("UTC", "Asia/Kolkata"),
+        ("America/New_York", "America/Los_Angeles"),
+        ("Australia/Lord_Howe", "America/New_York"),
+    ] {
+        let setup = format!(
+            "SET TimeZone = '{z}'; RESET mking_analytics.week_start; RESET oracle.on_or_after_upper; \
+             SET mking_analytics.source_timezone = '{src}'"
+        );
+        for (rn, f, t) in [RANGES[0], RANGES[1], RANGES[2]] {
+            let r = format!("'{f}'::timestamptz, '{t}'::timestamptz");
+            for (label, call, ncols) in [
+                ("new_users day", format!("SCHEMA.new_users({r}, 'day', '{z}')"), 2),
+                ("active_users day rolling 7", format!("SCHEMA.active_users({r}, 'day', '{z}', '{{any}}', 7)"), 2),
+                ("retention week signup on_or_after", format!("SCHEMA.retention({r}, 'week', 3, 'signup', 'on_or_after', '{z}', '{AS_OF_MID}'::timestamptz)"), 5),
+                ("retention day first_activity on", format!("SCHEMA.retention({r}, 'day', 5, 'first_activity', 'on', '{z}', '{AS_OF_LATE}'::timestamptz)"), 5),
+                ("lifecycle day", format!("SCHEMA.lifecycle({r}, 'day', '{z}')"), 3),
+                ("stickiness day", format!("SCHEMA.stickiness({r}, 'day', '{z}')"), 2),
+                ("growth posts day", format!("SCHEMA.growth('posts', {r}, 'day', '{z}')"), 4),
+                ("growth follows week", format!("SCHEMA.growth('follows', {r}, 'week', '{z}')"), 4),
+                ("kpis", format!("SCHEMA.kpis({r}, '{z}')"), 4),
+            ] {
+                let mut case = Case::new(format!("[{z}, source_timezone {src}] range {rn} {label}"), setup.clone(), call, ncols);
+                if case.call.contains("kpis(") {
+                    case = case.select("metric, round(avg_value, 2), max_value, min_value");
+                }
+                out.push(case);
+            }
+        }
+    }
+    // as_of exactly at a period start (UTC midnight, a Monday): that cell is not observed
+    let setup =
+        "SET TimeZone = 'UTC'; RESET mking_analytics.week_start; RESET oracle.on_or_after_upper; \
+                 RESET mking_analytics.source_timezone"
+            .to_string();
+    let (_, f, t) = RANGES[0];
+    let r = format!("'{f}'::timestamptz, '{t}'::timestamptz");
+    for (p, n) in [("day", 10), ("week", 4), ("month", 2)] {
+        for mode in ["on", "on_or_after"] {
+            out.push(Case::new(
+                format!("[UTC] range A retention {p} {mode} as_of at a period start"),
+                setup.clone(),
+                format!("SCHEMA.retention({r}, '{p}', {n}, 'signup', '{mode}', 'UTC', '2026-03-02 00:00:00+00'::timestamptz)"),
+                5,
+            ));
+        }
+    }
+    out.push(Case::new(
+        "[UTC] range A retention_summary as_of at midnight",
+        setup.clone(),
+        format!("SCHEMA.retention_summary({r}, 'UTC', '2026-03-02 00:00:00+00'::timestamptz)"),
+        8,
+    ));
     out
 }
 
