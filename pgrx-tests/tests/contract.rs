@@ -337,6 +337,32 @@ fn invalid_arguments_raise_22023() {
         &["tz", "time zone", "timezone"],
         &mut p,
     );
+    for (sql, names) in [
+        (
+            format!("SELECT * FROM mking_analytics.retention({r}, 'day', 3, 'bogus')"),
+            &["cohort"][..],
+        ),
+        (
+            format!("SELECT * FROM mking_analytics.retention({r}, 'day', 3, 'signup', 'bogus')"),
+            &["mode"][..],
+        ),
+        (
+            format!("SELECT * FROM mking_analytics.active_users({r}, 'day', 'UTC', '{{any}}', 0)"),
+            &["rolling"][..],
+        ),
+        (
+            format!(
+                "SELECT * FROM mking_analytics.active_users({r}, 'day', 'UTC', '{{nonsense}}')"
+            ),
+            &["events", "nonsense"][..],
+        ),
+        (
+            format!("SELECT * FROM mking_analytics.stickiness({r}, 'quarter', 'UTC')"),
+            &["period"][..],
+        ),
+    ] {
+        expect_22023(&mut c, &sql, names, &mut p);
+    }
     assert!(
         p.is_empty(),
         "invalid-argument handling:\n  {}",

@@ -291,3 +291,76 @@ fn missing_default_sources_are_skipped_with_a_notice() {
     // the connection still works
     assert_eq!(rows(&mut c, "SELECT 1"), vec!["1"]);
 }
+
+#[test]
+fn quoted_names_views_and_big_ids() {
+    let mut c = fresh_db("it_sources_names");
+    exec(
+        &mut c,
+        r#"CREATE SCHEMA "Mixed Case";
+           CREATE TABLE "Mixed Case"."Sess-ions" ("User Id" bigint, "Opened At" timestamp, "Sid" text);
+           -- ids beyond 32 bits must not collide (2^32 + 1 vs 1, 2^53 + 1), a negative id is an id
+           INSERT INTO "Mixed Case"."Sess-ions" VALUES
+             (1, '2026-03-01 05:00', 'a'), (4294967297, '2026-03-01 06:00', 'b'),
+             (9007199254740993, '2026-03-01 07:00', 'c'), (-5, '2026-03-01 08:00', 'd'),
+             (1, '2026-03-02 05:00', 'e');
+           CREATE TABLE app_members (uid bigint, joined timestamptz);
+           INSERT INTO app_members VALUES (1, '2026-03-01 01:00+00'), (4294967297, '2026-03-01 02:00+00'),
+             (9007199254740993, '2026-03-02 03:00+00');
+           CREATE VIEW public.member_view AS SELECT uid AS member, joined FROM app_members;"#,
+    );
+    install_extension(&mut c);
+    exec(
+        &mut c,
+        r#"SELECT mking_analytics.set_source('session', '"Mixed Case"."Sess-ions"', 'User Id', 'Opened At', 'Sid');
+           SELECT mking_analytics.set_source('signup', 'public.member_view', 'member', 'joined', is_activity => false);
+           UPDATE mking_analytics.sources SET enabled = false
+            WHERE source_name IN ('post', 'like', 'comment', 'share', 'follow');"#,
+    );
+    let mut p = Vec::new();
+    check(
+        &mut c,
+        &format!("SELECT active_users FROM mking_analytics.active_users({R}, 'day', 'UTC')"),
+        &["4", "1", "0"],
+        &mut p,
+    );
+    check(
+        &mut c,
+        &format!("SELECT active_users FROM mking_analytics.active_users({R}, 'day', 'UTC', '{{any}}', 2)"),
+        &["4", "4", "1"],
+        &mut p,
+    );
+    check(
+        &mut c,
+        &format!("SELECT new_users FROM mking_analytics.new_users({R}, 'day', 'UTC')"),
+        &["2", "1", "0"],
+        &mut p,
+    );
+    // cohort Mar1 {1, 2^32+1}: on Mar2 only 1 is active
+    check(
+        &mut c,
+        &format!(
+            "SELECT cohort_size, period_offset, retained FROM mking_analytics.retention({R}, 'day', 1, 'signup', 'on', 'UTC', '2026-06-01')
+              WHERE cohort = '2026-03-01 00:00+00'"
+        ),
+        &["2|0|2", "2|1|1"],
+        &mut p,
+    );
+    // lifecycle Mar2: 2^53+1 signed up but is not active; 1 returning; three dormant
+    check(
+        &mut c,
+        &format!(
+            "SELECT status, users FROM mking_analytics.lifecycle({R}, 'day', 'UTC')
+              WHERE time = '2026-03-02 00:00+00' ORDER BY status"
+        ),
+        &["dormant|3", "new|0", "resurrecting|0", "returning|1"],
+        &mut p,
+    );
+    check(
+        &mut c,
+        &format!("SELECT * FROM mking_analytics.stickiness({R}, 'day', 'UTC')"),
+        &["1|3", "2|1", "3|0"],
+        &mut p,
+    );
+    assert!(p.is_empty(), "problems:\n  {}", p.join("\n  "));
+}
