@@ -364,3 +364,70 @@ fn quoted_names_views_and_big_ids() {
     );
     assert!(p.is_empty(), "problems:\n  {}", p.join("\n  "));
 }
+
+#[test]
+fn configured_source_dropped_later_is_an_error_naming_it() {
+    drop(fresh_db("it_sources_dropped"));
+    let (mut c, notices) = connect_with_notices("it_sources_dropped");
+    exec(
+        &mut c,
+        "CREATE TABLE public.users (id int PRIMARY KEY, username text, created_at timestamp);
+         CREATE TABLE public.user_behavior_logs (id int, user_id int, session_id text, device_type text,
+                                                 page_views int, time_spent int, created_at timestamp);
+         CREATE TABLE public.reac (actor int, item int, ts timestamp);
+         INSERT INTO public.user_behavior_logs VALUES (1, 1, 's', 'mobile', 1, 1, '2026-03-01 11:00');
+         INSERT INTO public.reac VALUES (2, 1, '2026-03-01 12:00');",
+    );
+    install_extension(&mut c);
+    exec(
+        &mut c,
+        "SELECT mking_analytics.set_source('like', 'public.reac', 'actor', 'ts', 'item')",
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            &format!("SELECT active_users FROM mking_analytics.active_users({R}, 'day', 'UTC')")
+        ),
+        vec!["2", "0", "0"]
+    );
+    exec(&mut c, "DROP TABLE public.reac");
+    let e = expect_err(
+        &mut c,
+        &format!("SELECT * FROM mking_analytics.active_users({R}, 'day', 'UTC')"),
+    );
+    let t = err_text(&e);
+    assert!(
+        t.contains("\"like\"") || t.contains("'like'") || t.contains(" like "),
+        "error must name the source: {t}"
+    );
+    // a column that does not exist is refused when configuring
+    exec(
+        &mut c,
+        "CREATE TABLE public.reac2 (actor int, ts timestamp)",
+    );
+    let e = expect_err(
+        &mut c,
+        "SELECT mking_analytics.set_source('like', 'public.reac2', 'no_such_column', 'ts')",
+    );
+    let t = err_text(&e);
+    assert!(
+        t.contains("like") && t.contains("no_such_column"),
+        "error must name source and column: {t}"
+    );
+    // a dropped DEFAULT table is skipped with a NOTICE
+    exec(&mut c, "SELECT mking_analytics.reset_sources()");
+    notices.lock().unwrap().clear();
+    assert_eq!(
+        rows(
+            &mut c,
+            &format!("SELECT active_users FROM mking_analytics.active_users({R}, 'day', 'UTC')")
+        ),
+        vec!["1", "0", "0"]
+    );
+    let n = notices.lock().unwrap().clone();
+    assert!(
+        n.iter()
+            .any(|m| m.starts_with("NOTICE") && m.contains("like")),
+        "NOTICE for the missing likes table: {n:?}"
+    );
+}
