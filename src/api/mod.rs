@@ -4,6 +4,7 @@ pub mod business;
 pub mod content;
 pub mod social;
 pub mod users;
+pub mod usersets;
 
 use crate::calendar::{check_range, resolve_tz};
 use crate::kernels::numbers::format_hundredths;

@@ -326,3 +326,50 @@ mod tests {
         assert_eq!(stickiness(&active, 5, 4), Vec::<u64>::new());
     }
 }
+
+/// Version byte of the stored user-set format (then roaring's portable treemap serialization).
+pub const USERSET_FORMAT_VERSION: u8 = 1;
+
+/// Encodes a user set for storage (`bytea`): one version byte, then roaring's portable format.
+pub fn encode(set: &RoaringTreemap) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + set.serialized_size());
+    out.push(USERSET_FORMAT_VERSION);
+    set.serialize_into(&mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Decodes a stored user set; an unknown version or corrupt bytes is an error, never a guess.
+pub fn decode(bytes: &[u8]) -> Result<RoaringTreemap, String> {
+    match bytes.split_first() {
+        Some((&USERSET_FORMAT_VERSION, rest)) => {
+            RoaringTreemap::deserialize_from(rest).map_err(|e| format!("corrupt user set: {e}"))
+        }
+        Some((v, _)) => Err(format!("unsupported user set format version {v}")),
+        None => Err("empty user set bytes".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn stored_format_is_pinned() {
+        let set: RoaringTreemap = [1u64, 2, 3].into_iter().collect();
+        let bytes = encode(&set);
+        // version 1, then roaring's portable treemap format: 1 bitmap, key 0, and the bitmap.
+        assert_eq!(
+            bytes,
+            vec![
+                1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 58, 48, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 16, 0, 0, 0, 1, 0, 2, 0,
+                3, 0
+            ]
+        );
+        assert_eq!(decode(&bytes).unwrap(), set);
+        assert!(decode(&[2, 0]).is_err());
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[1, 9, 9]).is_err());
+        let big: RoaringTreemap = [user_key(-1), user_key(i64::MAX), 7].into_iter().collect();
+        assert_eq!(decode(&encode(&big)).unwrap(), big);
+    }
+}

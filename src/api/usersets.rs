@@ -1,0 +1,2 @@
+//! Exact user-set aggregates over `bigint` user ids, stored as `bytea` (see
+//! `kernels::usersets::encode`).
