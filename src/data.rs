@@ -4,6 +4,7 @@
 use crate::calendar::Calendar;
 use crate::errors::spi;
 use crate::kernels::usersets::{user_key, PeriodSets};
+use crate::rollups;
 use crate::sources::Source;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -54,30 +55,36 @@ impl<'c> Span<'c> {
         ]
     }
 
-    /// Distinct acting users per period, over all the given sources.
+    /// Distinct acting users per period, over all the given sources: from the hourly rollups
+    /// where they cover the span, from the raw tables for the rest.
     pub fn active_sets(&self, sources: &[Source]) -> PeriodSets {
         let mut sets = PeriodSets::new(self.first, self.last);
-        if sources.is_empty() {
-            return sets;
+        for s in sources {
+            let sql = format!(
+                "SELECT idx, array_agg(DISTINCT uid) FROM (
+                    SELECT {idx} AS idx, e.{user}::bigint AS uid FROM {rel} e WHERE e.{user} IS NOT NULL AND {filter}) s
+                  GROUP BY idx",
+                idx = self.cal.idx_sql(&s.local_time("e")),
+                user = s.user,
+                rel = s.rel,
+                filter = s.time_filter("e", "$3", "$4"),
+            );
+            match rollups::plan(s, self.lo(), self.hi(), &self.starts) {
+                Some(p) => {
+                    rollups::merge_sets(s, &self.cal.tz, &self.hour_idx_sql(), &p, &mut sets);
+                    for (a, b) in &p.raw {
+                        self.fill_sets(&sql, *a, *b, &mut sets);
+                    }
+                }
+                None => self.fill_sets(&sql, self.lo(), self.hi(), &mut sets),
+            }
         }
-        let parts: Vec<String> = sources
-            .iter()
-            .map(|s| {
-                format!(
-                    "SELECT {idx} AS idx, e.{user}::bigint AS uid FROM {rel} e WHERE e.{user} IS NOT NULL AND {filter}",
-                    idx = self.cal.idx_sql(&s.local_time("e")),
-                    user = s.user,
-                    rel = s.rel,
-                    filter = s.time_filter("e", "$3", "$4"),
-                )
-            })
-            .collect();
-        let sql = format!(
-            "SELECT idx, array_agg(DISTINCT uid) FROM ({}) s GROUP BY idx",
-            parts.join(" UNION ALL ")
-        );
-        self.fill_sets(&sql, self.lo(), self.hi(), &mut sets);
         sets
+    }
+
+    /// Period index of a rollup hour (`h.hour`), in the report zone `$1`.
+    fn hour_idx_sql(&self) -> String {
+        self.cal.idx_sql("(h.hour AT TIME ZONE $1::text)")
     }
 
     fn fill_sets(
@@ -188,15 +195,36 @@ impl<'c> Span<'c> {
             rel = s.rel,
             filter = s.time_filter("e", "$3", "$4"),
         );
-        self.fill_counts(&sql, &mut counts);
+        match rollups::plan(s, self.lo(), self.hi(), &self.starts) {
+            Some(p) => {
+                rollups::merge_counts(
+                    s,
+                    &self.cal.tz,
+                    &self.hour_idx_sql(),
+                    &p,
+                    self.first,
+                    &mut counts,
+                );
+                for (a, b) in &p.raw {
+                    self.fill_counts_between(&sql, *a, *b, &mut counts);
+                }
+            }
+            None => self.fill_counts_between(&sql, self.lo(), self.hi(), &mut counts),
+        }
         counts
     }
 
-    /// Runs a query returning `(idx int, value bigint)` rows into a dense vector.
-    pub fn fill_counts(&self, sql: &str, counts: &mut [i64]) {
+    /// Runs a query returning `(idx int, value bigint)` rows over `[lo, hi)` into a dense vector.
+    fn fill_counts_between(
+        &self,
+        sql: &str,
+        lo: TimestampWithTimeZone,
+        hi: TimestampWithTimeZone,
+        counts: &mut [i64],
+    ) {
         spi(
             Spi::connect(|client| {
-                for row in client.select(sql, None, &self.args(self.lo(), self.hi()))? {
+                for row in client.select(sql, None, &self.args(lo, hi))? {
                     if let (Some(idx), Some(n)) = (row.get::<i32>(1)?, row.get::<i64>(2)?) {
                         let off = idx as i64 - self.first as i64;
                         if off >= 0 && (off as usize) < counts.len() {

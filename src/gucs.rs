@@ -17,7 +17,17 @@ pub static WEEK_START: GucSetting<WeekStart> = GucSetting::<WeekStart>::new(Week
 pub static SOURCE_TIMEZONE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"UTC"));
 
+pub static USE_ROLLUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"mking_analytics.use_rollups",
+        c"Read the hourly rollups where they cover a range (default on); off forces the raw tables.",
+        c"Answers are identical either way: hours changed since the last refresh are always read raw.",
+        &USE_ROLLUPS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_enum_guc(
         c"mking_analytics.week_start",
         c"First day of a week bucket: monday (ISO, default) or sunday.",

@@ -13,11 +13,17 @@ mod calendar;
 mod data;
 mod errors;
 mod gucs;
+mod rollups;
 mod sources;
 
 ::pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+pgrx::extension_sql_file!(
+    "../sql/rollups.sql",
+    name = "rollups",
+    requires = ["schema"]
+);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

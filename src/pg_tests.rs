@@ -407,4 +407,116 @@ mod tests {
             "01=1 02=0"
         );
     }
+
+    /// Every panel query, in several zones and buckets, as one text: equal text = equal answers.
+    fn panel_answers() -> String {
+        let mut out = Vec::new();
+        for tz in ["UTC", "America/New_York", "Asia/Kolkata", "Europe/Berlin"] {
+            for q in [
+                format!("SELECT string_agg(format('%s=%s', time, active_users), ',' ORDER BY time) FROM mking_analytics.active_users('2024-10-28', '2024-11-12', 'day', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s', time, active_users), ',' ORDER BY time) FROM mking_analytics.active_users('2024-10-28', '2024-11-12', 'day', '{tz}', rolling => 7)"),
+                format!("SELECT string_agg(format('%s=%s', time, active_users), ',' ORDER BY time) FROM mking_analytics.active_users('2024-10-01', '2024-12-01', 'week', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s', time, new_users), ',' ORDER BY time) FROM mking_analytics.new_users('2024-10-28', '2024-11-12', 'day', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s/%s/%s/%s', time, posts, likes, comments, shares), ',' ORDER BY time) FROM mking_analytics.engagement_trend('2024-10-28', '2024-11-12', 'day', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s/%s', time, value, growth_rate), ',' ORDER BY time) FROM mking_analytics.growth('likes', '2024-10-01', '2024-12-01', 'month', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s/%s/%s', metric, avg_value, max_value, min_value), ',' ORDER BY metric) FROM mking_analytics.kpis('2024-10-28', '2024-11-12', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s=%s', time, status, users), ',' ORDER BY time, status) FROM mking_analytics.lifecycle('2024-10-28', '2024-11-12', 'day', '{tz}')"),
+                format!("SELECT string_agg(format('%s=%s=%s', cohort, period_offset, retained), ',' ORDER BY cohort, period_offset) FROM mking_analytics.retention('2024-10-28', '2024-11-05', 'day', 5, 'recurring', 'on_or_after', '{tz}', '2024-11-08')"),
+                format!("SELECT string_agg(format('%s=%s', active_periods, users), ',' ORDER BY active_periods) FROM mking_analytics.stickiness('2024-10-28', '2024-11-12', 'day', '{tz}')"),
+            ] {
+                out.push(text(&q));
+            }
+        }
+        out.join("\n")
+    }
+
+    fn answers_with_rollups(on: bool) -> String {
+        Spi::run(&format!(
+            "SET LOCAL mking_analytics.use_rollups = {}",
+            if on { "on" } else { "off" }
+        ))
+        .unwrap();
+        panel_answers()
+    }
+
+    #[pg_test]
+    fn rollups_answer_exactly_like_raw_tables() {
+        platform();
+        // 30 users over 3 weeks around the US DST change, hour by hour with gaps.
+        Spi::run(
+            "INSERT INTO users SELECT g, 'u' || g, timestamp '2024-10-27' + g * interval '9 hours' FROM generate_series(1, 30) g;
+             INSERT INTO posts (id, user_id, created_at) SELECT g, 1 + g % 30, timestamp '2024-10-28' + g * interval '5 hours' FROM generate_series(1, 60) g;
+             INSERT INTO likes (user_id, post_id, created_at)
+               SELECT 1 + (g * 7) % 30, 1 + g % 60, timestamp '2024-10-28 03:00' + g * interval '47 minutes' FROM generate_series(1, 400) g;
+             INSERT INTO likes (user_id, post_id, created_at) SELECT user_id, post_id, created_at FROM likes WHERE id % 10 = 0;  -- duplicates
+             INSERT INTO comments (user_id, post_id, created_at)
+               SELECT 1 + (g * 11) % 30, 1 + g % 60, timestamp '2024-10-28 04:30' + g * interval '3 hours 7 minutes' FROM generate_series(1, 100) g;
+             INSERT INTO user_behavior_logs (user_id, session_id, created_at)
+               SELECT 1 + (g * 13) % 30, 's' || g, timestamp '2024-10-28' + g * interval '2 hours 13 minutes' FROM generate_series(1, 150) g;",
+        )
+        .unwrap();
+        let raw = answers_with_rollups(false);
+        assert_eq!(
+            text("SELECT string_agg(status, ',') FROM mking_analytics.refresh_rollups()"),
+            "change capture installed; rollups are built by the next refresh"
+        );
+        assert_eq!(
+            text("SELECT string_agg(format('%s:%s', source_name, status), ',' ORDER BY source_name) FROM mking_analytics.refresh_rollups()"),
+            "comment:built,follow:built,like:built,post:built,session:built,share:built,signup:built"
+        );
+        assert_eq!(
+            text("SELECT (count(*) > 100)::text FROM mking_analytics.rollup_hours"),
+            "true"
+        );
+        assert_eq!(answers_with_rollups(true), raw);
+
+        // Late rows with old timestamps, an update that moves a row, a delete, a duplicate.
+        Spi::run(
+            "INSERT INTO likes (user_id, post_id, created_at) VALUES (29, 3, '2024-10-29 05:10'), (29, 3, '2024-10-29 05:10');
+             UPDATE user_behavior_logs SET created_at = created_at - interval '3 days' WHERE id = 40;
+             DELETE FROM likes WHERE id = 77;
+             DELETE FROM user_behavior_logs WHERE id = 41;",
+        )
+        .unwrap();
+        let raw2 = answers_with_rollups(false);
+        assert_ne!(raw2, raw, "the changes must show in the answers");
+        assert_eq!(answers_with_rollups(true), raw2);
+        assert_eq!(
+            text("SELECT (count(*) > 0)::text FROM mking_analytics.rollup_changes"),
+            "true"
+        );
+        assert_eq!(
+            text("SELECT string_agg(format('%s:%s', source_name, status), ',' ORDER BY source_name) FROM mking_analytics.refresh_rollups() WHERE status <> 'up to date'"),
+            "like:refreshed,session:refreshed"
+        );
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.rollup_changes"),
+            "0"
+        );
+        assert_eq!(answers_with_rollups(true), raw2);
+
+        // Proof the rollups are read: rows removed behind change capture's back still count there.
+        Spi::run("ALTER TABLE likes DISABLE TRIGGER USER; DELETE FROM likes; ALTER TABLE likes ENABLE TRIGGER USER;").unwrap();
+        let q = "SELECT sum(likes)::text FROM mking_analytics.engagement_trend('2024-10-28', '2024-11-12', 'day', 'UTC')";
+        Spi::run("SET LOCAL mking_analytics.use_rollups = off").unwrap();
+        assert_eq!(text(q), "0");
+        Spi::run("SET LOCAL mking_analytics.use_rollups = on").unwrap();
+        assert_ne!(text(q), "0");
+        // Asia/Kolkata (+05:30) days do not start on UTC hours: always read raw.
+        assert_eq!(
+            text("SELECT sum(likes)::text FROM mking_analytics.engagement_trend('2024-10-28', '2024-11-12', 'day', 'Asia/Kolkata')"),
+            "0"
+        );
+        // TRUNCATE drops the source's rollups until the next build.
+        Spi::run("TRUNCATE likes").unwrap();
+        assert_eq!(text(q), "0");
+    }
+
+    #[pg_test]
+    fn schedule_explains_missing_pg_cron() {
+        assert_eq!(
+            outcome("SELECT * FROM mking_analytics.schedule()"),
+            "55000: pg_cron is not installed in this database"
+        );
+    }
 }

@@ -20,7 +20,6 @@ pub enum TimeKind {
 /// A source resolved against the catalog, ready to be used in SQL.
 #[derive(Debug, Clone)]
 pub struct Source {
-    #[allow(dead_code)]
     pub name: String,
     /// Quoted, schema-qualified relation.
     pub rel: String,

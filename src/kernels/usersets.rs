@@ -51,6 +51,13 @@ impl PeriodSets {
         }
     }
 
+    /// Adds a whole set of users to a period (rollup merge).
+    pub fn merge(&mut self, idx: i32, users: &RoaringTreemap) {
+        if let Some(set) = self.slot_mut(idx) {
+            *set |= users;
+        }
+    }
+
     fn slot_mut(&mut self, idx: i32) -> Option<&mut RoaringTreemap> {
         let off = idx.checked_sub(self.first)?;
         if off < 0 {
@@ -334,7 +341,8 @@ pub const USERSET_FORMAT_VERSION: u8 = 1;
 pub fn encode(set: &RoaringTreemap) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + set.serialized_size());
     out.push(USERSET_FORMAT_VERSION);
-    set.serialize_into(&mut out).expect("writing to a Vec cannot fail");
+    set.serialize_into(&mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 
@@ -361,8 +369,8 @@ mod format_tests {
         assert_eq!(
             bytes,
             vec![
-                1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 58, 48, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 16, 0, 0, 0, 1, 0, 2, 0,
-                3, 0
+                1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 58, 48, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 16, 0,
+                0, 0, 1, 0, 2, 0, 3, 0
             ]
         );
         assert_eq!(decode(&bytes).unwrap(), set);

@@ -1,0 +1,177 @@
+-- mking_analytics: exact incremental rollups and their change capture.
+--
+-- Rollups hold, per source and UTC hour, the exact set of acting users (roaring, see
+-- kernels::usersets::encode) and the number of distinct events. They are complete for every hour
+-- before rollup_state.through, except hours listed in rollup_changes: those changed since the last
+-- refresh and are read from the raw table at query time, so answers stay exact up to the last
+-- committed row. Change capture = statement-level triggers with transition tables, which see
+-- late-committing transactions, old timestamps, updates and deletes at the cost of one small
+-- INSERT per statement.
+
+CREATE TABLE rollup_state (
+    source_name text PRIMARY KEY,
+    signature   text NOT NULL,
+    through     timestamptz,
+    refreshed_at timestamptz
+);
+COMMENT ON TABLE rollup_state IS
+    'Per source: the configuration the rollups were built for (signature) and the hour up to which they are complete (through; NULL = being built, read raw).';
+
+CREATE TABLE rollup_hours (
+    source_name text NOT NULL,
+    hour        timestamptz NOT NULL,
+    users       bytea NOT NULL,
+    events      bigint NOT NULL,
+    PRIMARY KEY (source_name, hour)
+);
+COMMENT ON TABLE rollup_hours IS
+    'Per source and UTC hour: the exact set of acting users (versioned roaring bytea) and the count of distinct events (same user, target, time once).';
+
+CREATE TABLE rollup_changes (
+    id          bigserial PRIMARY KEY,
+    source_name text NOT NULL,
+    hour        timestamptz NOT NULL
+);
+CREATE INDEX rollup_changes_source_hour_idx ON rollup_changes (source_name, hour);
+COMMENT ON TABLE rollup_changes IS
+    'Change capture log: hours of a source touched by INSERT, UPDATE or DELETE since the last refresh. Queries read those hours raw; refresh_rollups() recomputes them and removes the entries it saw.';
+
+-- The signature of a source's rollups: what they were computed from.
+CREATE FUNCTION rollup_signature(s sources, source_tz text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT concat_ws('|', to_regclass(s.relation)::oid::text, s.user_column, s.time_column,
+                     coalesce(s.target_column, ''), source_tz)
+$$;
+COMMENT ON FUNCTION rollup_signature(sources, text) IS 'Identity of a source''s rollups: relation oid, columns and the source time zone they were built with.';
+
+CREATE FUNCTION install_change_capture() RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $install$
+DECLARE
+    s        mking_analytics.sources;
+    rel      regclass;
+    coltype  text;
+    abs_expr text;
+    fn       text;
+    sig      text;
+    tz       text := coalesce(nullif(current_setting('mking_analytics.source_timezone', true), ''), 'UTC');
+    t        text;
+BEGIN
+    FOR s IN SELECT * FROM mking_analytics.sources WHERE enabled ORDER BY source_name LOOP
+        rel := to_regclass(s.relation);
+        IF rel IS NULL THEN
+            RAISE NOTICE 'change capture: source "%" skipped, relation % does not exist', s.source_name, s.relation;
+            CONTINUE;
+        END IF;
+        SELECT format_type(a.atttypid, NULL) INTO coltype FROM pg_attribute a
+         WHERE a.attrelid = rel AND a.attname = s.time_column AND a.attnum > 0 AND NOT a.attisdropped;
+        IF coltype IS NULL THEN
+            RAISE NOTICE 'change capture: source "%" skipped, no column % in %', s.source_name, s.time_column, rel;
+            CONTINUE;
+        END IF;
+        abs_expr := CASE WHEN coltype = 'timestamp with time zone' THEN format('%I', s.time_column)
+                         ELSE format('(%I::timestamp AT TIME ZONE %L)', s.time_column, tz) END;
+        fn := format('mking_analytics.%I', 'capture_' || s.source_name);
+        -- SECURITY DEFINER so the platform's writers need no rights on our log; search_path pinned.
+        EXECUTE format($f$
+            CREATE OR REPLACE FUNCTION %s() RETURNS trigger
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+            BEGIN
+                IF TG_OP = 'TRUNCATE' THEN
+                    UPDATE mking_analytics.rollup_state SET through = NULL WHERE source_name = %L;
+                    DELETE FROM mking_analytics.rollup_hours WHERE source_name = %L;
+                    RETURN NULL;
+                END IF;
+                IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                    INSERT INTO mking_analytics.rollup_changes (source_name, hour)
+                    SELECT DISTINCT %L, date_trunc('hour', %s, 'UTC') FROM new_rows WHERE %I IS NOT NULL;
+                END IF;
+                IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                    INSERT INTO mking_analytics.rollup_changes (source_name, hour)
+                    SELECT DISTINCT %L, date_trunc('hour', %s, 'UTC') FROM old_rows WHERE %I IS NOT NULL;
+                END IF;
+                RETURN NULL;
+            END $body$
+        $f$,
+            fn, s.source_name, s.source_name, s.source_name, abs_expr, s.time_column, s.source_name, abs_expr, s.time_column);
+        EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn,
+                       format('Change capture of source "%s" (generated by install_change_capture()).', s.source_name));
+        FOREACH t IN ARRAY ARRAY['ins', 'upd', 'del', 'trunc'] LOOP
+            EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'mking_analytics_' || s.source_name || '_' || t, rel);
+        END LOOP;
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       'mking_analytics_' || s.source_name || '_ins', rel, fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       'mking_analytics_' || s.source_name || '_upd', rel, fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       'mking_analytics_' || s.source_name || '_del', rel, fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       'mking_analytics_' || s.source_name || '_trunc', rel, fn);
+        sig := mking_analytics.rollup_signature(s, tz);
+        INSERT INTO mking_analytics.rollup_state AS st (source_name, signature, through)
+        VALUES (s.source_name, sig, NULL)
+        ON CONFLICT (source_name) DO UPDATE
+           SET signature = EXCLUDED.signature,
+               through = CASE WHEN st.signature = EXCLUDED.signature THEN st.through END;
+        DELETE FROM mking_analytics.rollup_hours h USING mking_analytics.rollup_state st
+         WHERE h.source_name = st.source_name AND st.source_name = s.source_name AND st.through IS NULL;
+        RETURN NEXT s.source_name;
+    END LOOP;
+    -- Sources no longer enabled lose their rollups.
+    DELETE FROM mking_analytics.rollup_hours WHERE source_name NOT IN (SELECT source_name FROM mking_analytics.sources WHERE enabled);
+    DELETE FROM mking_analytics.rollup_state WHERE source_name NOT IN (SELECT source_name FROM mking_analytics.sources WHERE enabled);
+END $install$;
+COMMENT ON FUNCTION install_change_capture() IS
+    'Admins: (re)install the change-capture triggers on every enabled source relation and reset rollups whose configuration changed. Called by schedule() and by refresh_rollups() when sources change.';
+
+CREATE FUNCTION remove_change_capture() RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger t
+              WHERE t.tgname LIKE 'mking\_analytics\_%' AND NOT t.tgisinternal LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.tgname, r.rel);
+        RETURN NEXT r.tgname || ' on ' || r.rel::text;
+    END LOOP;
+    DELETE FROM mking_analytics.rollup_hours;
+    DELETE FROM mking_analytics.rollup_state;
+    DELETE FROM mking_analytics.rollup_changes;
+END $$;
+COMMENT ON FUNCTION remove_change_capture() IS 'Admins: drop every change-capture trigger and all rollups (queries then read the raw tables).';
+
+CREATE FUNCTION schedule() RETURNS TABLE (job_name text, job_schedule text, command text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = '55000',
+                  HINT = 'Install postgresql-15-cron, set shared_preload_libraries = ''pg_cron'' and cron.database_name in postgresql.conf, restart, then CREATE EXTENSION pg_cron; and call mking_analytics.schedule() again.';
+    END IF;
+    PERFORM mking_analytics.install_change_capture();
+    job_name := 'mking_analytics_refresh_rollups';
+    job_schedule := '* * * * *';
+    command := 'SELECT * FROM mking_analytics.refresh_rollups()';
+    IF current_database() = current_setting('cron.database_name', true) THEN
+        PERFORM cron.schedule(job_name, job_schedule, command);
+    ELSE
+        PERFORM cron.schedule_in_database(job_name, job_schedule, command, current_database());
+    END IF;
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION schedule() IS
+    'Admins: install change capture and register mking_analytics'' pg_cron jobs (rollup refresh every minute). Safe to call again: jobs are upserted by name. Needs pg_cron.';
+
+CREATE FUNCTION unschedule() RETURNS SETOF text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    j record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RETURN;
+    END IF;
+    FOR j IN EXECUTE 'SELECT jobid, jobname FROM cron.job WHERE jobname LIKE ''mking\_analytics\_%''' LOOP
+        PERFORM cron.unschedule(j.jobid);
+        RETURN NEXT j.jobname;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION unschedule() IS 'Admins: remove every pg_cron job of mking_analytics. Returns the job names removed.';
