@@ -59,8 +59,8 @@ impl<'c> Span<'c> {
     /// where they cover the span, from the raw tables for the rest.
     pub fn active_sets(&self, sources: &[Source]) -> PeriodSets {
         let mut sets = PeriodSets::new(self.first, self.last);
-        for s in sources {
-            let sql = format!(
+        let raw_sql = |s: &Source| {
+            format!(
                 "SELECT idx, array_agg(DISTINCT uid) FROM (
                     SELECT {idx} AS idx, e.{user}::bigint AS uid FROM {rel} e WHERE e.{user} IS NOT NULL AND {filter}) s
                   GROUP BY idx",
@@ -68,15 +68,27 @@ impl<'c> Span<'c> {
                 user = s.user,
                 rel = s.rel,
                 filter = s.time_filter("e", "$3", "$4"),
-            );
+            )
+        };
+        // All activity at once: one combined rollup instead of one per source.
+        if let Some(p) = rollups::plan_any(sources, self.lo(), self.hi(), &self.starts) {
+            rollups::merge_sets(&self.cal.tz, &self.hour_idx_sql(), &p, &mut sets);
+            for s in sources {
+                for (a, b) in &p.raw {
+                    self.fill_sets(&raw_sql(s), *a, *b, &mut sets);
+                }
+            }
+            return sets;
+        }
+        for s in sources {
             match rollups::plan(s, self.lo(), self.hi(), &self.starts) {
                 Some(p) => {
-                    rollups::merge_sets(s, &self.cal.tz, &self.hour_idx_sql(), &p, &mut sets);
+                    rollups::merge_sets(&self.cal.tz, &self.hour_idx_sql(), &p, &mut sets);
                     for (a, b) in &p.raw {
-                        self.fill_sets(&sql, *a, *b, &mut sets);
+                        self.fill_sets(&raw_sql(s), *a, *b, &mut sets);
                     }
                 }
-                None => self.fill_sets(&sql, self.lo(), self.hi(), &mut sets),
+                None => self.fill_sets(&raw_sql(s), self.lo(), self.hi(), &mut sets),
             }
         }
         sets
@@ -198,7 +210,6 @@ impl<'c> Span<'c> {
         match rollups::plan(s, self.lo(), self.hi(), &self.starts) {
             Some(p) => {
                 rollups::merge_counts(
-                    s,
                     &self.cal.tz,
                     &self.hour_idx_sql(),
                     &p,

@@ -462,7 +462,7 @@ mod tests {
         );
         assert_eq!(
             text("SELECT string_agg(format('%s:%s', source_name, status), ',' ORDER BY source_name) FROM mking_analytics.refresh_rollups()"),
-            "comment:built,follow:built,like:built,post:built,session:built,share:built,signup:built"
+            "*any:built,comment:built,follow:built,like:built,post:built,session:built,share:built,signup:built"
         );
         assert_eq!(
             text("SELECT (count(*) > 100)::text FROM mking_analytics.rollup_hours"),
@@ -487,7 +487,7 @@ mod tests {
         );
         assert_eq!(
             text("SELECT string_agg(format('%s:%s', source_name, status), ',' ORDER BY source_name) FROM mking_analytics.refresh_rollups() WHERE status <> 'up to date'"),
-            "like:refreshed,session:refreshed"
+            "*any:refreshed,like:refreshed,session:refreshed"
         );
         assert_eq!(
             text("SELECT count(*)::text FROM mking_analytics.rollup_changes"),

@@ -29,6 +29,8 @@ fn tstz(m: i64) -> Tstz {
 
 /// How one source's data for `[lo, hi)` splits between rollups and raw reads.
 pub struct Plan {
+    /// The rollup to read (a source name, or `ANY`).
+    pub rollup: String,
     /// Rolled hours are `[lo, rolled_hi)` minus `dirty`.
     pub lo: Tstz,
     pub rolled_hi: Tstz,
@@ -37,43 +39,101 @@ pub struct Plan {
     pub raw: Vec<(Tstz, Tstz)>,
 }
 
-/// Plans a read of `source` over `[lo, hi)` whose period boundaries are `starts`. `None` means
-/// read everything raw.
-pub fn plan(source: &Source, lo: Tstz, hi: Tstz, starts: &[Tstz]) -> Option<Plan> {
-    if !gucs::USE_ROLLUPS.get() || starts.iter().any(|s| micros(*s).rem_euclid(HOUR) != 0) {
-        return None;
-    }
-    let through = spi(
+/// Name of the combined rollup of all enabled activity sources (`events => '{any}'`).
+pub const ANY: &str = "*any";
+
+/// SQL giving the signature of the combined activity rollup for source zone `$1`.
+const ANY_SIGNATURE_SQL: &str = "
+    SELECT coalesce(string_agg(s.source_name || '=' || mking_analytics.rollup_signature(s, $1), ';' ORDER BY s.source_name), '')
+      FROM mking_analytics.sources s
+     WHERE s.enabled AND s.is_activity AND to_regclass(s.relation) IS NOT NULL";
+
+fn optional_tstz(sql: &str, args: &[DatumWithOid<'static>]) -> Option<Tstz> {
+    spi(
         Spi::connect(|client| {
-            let rows = client.select(
-                "SELECT st.through FROM mking_analytics.rollup_state st JOIN mking_analytics.sources s USING (source_name)
-                  WHERE st.source_name = $1 AND st.signature = mking_analytics.rollup_signature(s, $2)",
-                Some(1),
-                &[DatumWithOid::from(source.name.as_str()), DatumWithOid::from(gucs::source_timezone())],
-            )?;
+            let rows = client.select(sql, Some(1), args)?;
             if rows.is_empty() {
                 return Ok(None);
             }
             rows.first().get::<Tstz>(1)
         }),
         "reading rollup state",
+    )
+}
+
+fn hour_aligned(starts: &[Tstz]) -> bool {
+    gucs::USE_ROLLUPS.get() && starts.iter().all(|s| micros(*s).rem_euclid(HOUR) == 0)
+}
+
+/// Plans a read of `source` over `[lo, hi)` whose period boundaries are `starts`. `None` means
+/// read everything raw.
+pub fn plan(source: &Source, lo: Tstz, hi: Tstz, starts: &[Tstz]) -> Option<Plan> {
+    if !hour_aligned(starts) {
+        return None;
+    }
+    let through = optional_tstz(
+        "SELECT st.through FROM mking_analytics.rollup_state st JOIN mking_analytics.sources s USING (source_name)
+          WHERE st.source_name = $1 AND st.signature = mking_analytics.rollup_signature(s, $2)",
+        &[DatumWithOid::from(source.name.clone()), DatumWithOid::from(gucs::source_timezone())],
     )?;
+    plan_from(
+        source.name.clone(),
+        vec![source.name.clone()],
+        through,
+        lo,
+        hi,
+    )
+}
+
+/// Plans a read of the combined activity rollup, usable when `sources` are exactly the enabled
+/// activity sources. Changed hours of any member are read raw from every member.
+pub fn plan_any(sources: &[Source], lo: Tstz, hi: Tstz, starts: &[Tstz]) -> Option<Plan> {
+    if sources.len() < 2 || !hour_aligned(starts) {
+        return None;
+    }
+    let through = optional_tstz(
+        &format!("SELECT st.through FROM mking_analytics.rollup_state st WHERE st.source_name = '{ANY}' AND st.signature = ({ANY_SIGNATURE_SQL})"),
+        &[DatumWithOid::from(gucs::source_timezone())],
+    )?;
+    let members: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let all = spi(
+        Spi::get_one_with_args::<bool>(
+            "SELECT array_agg(s.source_name ORDER BY s.source_name) = (SELECT array_agg(x ORDER BY x) FROM unnest($1::text[]) x)
+               FROM mking_analytics.sources s WHERE s.enabled AND s.is_activity AND to_regclass(s.relation) IS NOT NULL",
+            &[DatumWithOid::from(members.clone())],
+        ),
+        "matching activity sources",
+    )
+    .unwrap_or(false);
+    if !all {
+        return None;
+    }
+    plan_from(ANY.to_string(), members, through, lo, hi)
+}
+
+fn plan_from(
+    rollup: String,
+    change_sources: Vec<String>,
+    through: Tstz,
+    lo: Tstz,
+    hi: Tstz,
+) -> Option<Plan> {
     if micros(through) <= micros(lo) {
         return None;
     }
     let rolled_hi = tstz(micros(through).min(micros(hi)));
-    // Loose index scan over (source_name, hour): distinct dirty hours without reading every entry.
+    // Loose index scan over (source_name, hour): distinct changed hours without reading every entry.
     let dirty: Vec<Tstz> = spi(
         Spi::connect(|client| {
             let rows = client.select(
                 "WITH RECURSIVE h AS (
-                    SELECT (SELECT min(hour) FROM mking_analytics.rollup_changes WHERE source_name = $1 AND hour >= $2 AND hour < $3) AS hour
+                    SELECT (SELECT min(hour) FROM mking_analytics.rollup_changes WHERE source_name = ANY ($1) AND hour >= $2 AND hour < $3) AS hour
                     UNION ALL
-                    SELECT (SELECT min(c.hour) FROM mking_analytics.rollup_changes c WHERE c.source_name = $1 AND c.hour > h.hour AND c.hour < $3)
+                    SELECT (SELECT min(c.hour) FROM mking_analytics.rollup_changes c WHERE c.source_name = ANY ($1) AND c.hour > h.hour AND c.hour < $3)
                       FROM h WHERE h.hour IS NOT NULL)
                  SELECT hour FROM h WHERE hour IS NOT NULL",
                 None,
-                &[DatumWithOid::from(source.name.as_str()), lo.into(), rolled_hi.into()],
+                &[DatumWithOid::from(change_sources), lo.into(), rolled_hi.into()],
             )?;
             let mut out = Vec::new();
             for r in rows {
@@ -97,6 +157,7 @@ pub fn plan(source: &Source, lo: Tstz, hi: Tstz, starts: &[Tstz]) -> Option<Plan
         raw.push((rolled_hi, hi));
     }
     Some(Plan {
+        rollup,
         lo,
         rolled_hi,
         dirty,
@@ -104,10 +165,10 @@ pub fn plan(source: &Source, lo: Tstz, hi: Tstz, starts: &[Tstz]) -> Option<Plan
     })
 }
 
-fn rollup_args(source: &Source, cal_tz: &str, p: &Plan) -> Vec<DatumWithOid<'static>> {
+fn rollup_args(cal_tz: &str, p: &Plan) -> Vec<DatumWithOid<'static>> {
     vec![
         DatumWithOid::from(cal_tz.to_string()),
-        DatumWithOid::from(source.name.clone()),
+        DatumWithOid::from(p.rollup.clone()),
         p.lo.into(),
         p.rolled_hi.into(),
         DatumWithOid::from(p.dirty.clone()),
@@ -116,20 +177,20 @@ fn rollup_args(source: &Source, cal_tz: &str, p: &Plan) -> Vec<DatumWithOid<'sta
 
 /// Merges the rolled-up user sets of a plan into `sets`; `idx_sql` maps `$1`-local time to a
 /// period index.
-pub fn merge_sets(source: &Source, cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) {
+pub fn merge_sets(cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) {
     let sql = format!(
         "SELECT {idx_sql}, users FROM mking_analytics.rollup_hours h
           WHERE h.source_name = $2 AND h.hour >= $3 AND h.hour < $4 AND h.hour <> ALL ($5::timestamptz[])"
     );
     spi(
         Spi::connect(|client| {
-            for r in client.select(&sql, None, &rollup_args(source, cal_tz, p))? {
+            for r in client.select(&sql, None, &rollup_args(cal_tz, p))? {
                 if let (Some(idx), Some(bytes)) = (r.get::<i32>(1)?, r.get::<Vec<u8>>(2)?) {
                     match decode(&bytes) {
                         Ok(set) => sets.merge(idx, &set),
                         Err(e) => crate::errors::raise(
                             PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                            format!("rollup of source \"{}\" is unreadable: {e}", source.name),
+                            format!("rollup \"{}\" is unreadable: {e}", p.rollup),
                             "Rebuild it: SELECT mking_analytics.remove_change_capture(); SELECT mking_analytics.schedule();",
                         ),
                     }
@@ -142,14 +203,7 @@ pub fn merge_sets(source: &Source, cal_tz: &str, idx_sql: &str, p: &Plan, sets: 
 }
 
 /// Adds the rolled-up event counts of a plan into `counts` (indexed from `first`).
-pub fn merge_counts(
-    source: &Source,
-    cal_tz: &str,
-    idx_sql: &str,
-    p: &Plan,
-    first: i32,
-    counts: &mut [i64],
-) {
+pub fn merge_counts(cal_tz: &str, idx_sql: &str, p: &Plan, first: i32, counts: &mut [i64]) {
     let sql = format!(
         "SELECT {idx_sql}, sum(events)::bigint FROM mking_analytics.rollup_hours h
           WHERE h.source_name = $2 AND h.hour >= $3 AND h.hour < $4 AND h.hour <> ALL ($5::timestamptz[])
@@ -157,7 +211,7 @@ pub fn merge_counts(
     );
     spi(
         Spi::connect(|client| {
-            for r in client.select(&sql, None, &rollup_args(source, cal_tz, p))? {
+            for r in client.select(&sql, None, &rollup_args(cal_tz, p))? {
                 if let (Some(idx), Some(n)) = (r.get::<i32>(1)?, r.get::<i64>(2)?) {
                     let off = idx as i64 - first as i64;
                     if off >= 0 && (off as usize) < counts.len() {
@@ -218,12 +272,12 @@ fn compute_hours(
 /// Replaces the rollup rows of `hours` (and of every hour in `[from, to)` when given) with
 /// `computed`.
 fn store(
-    source: &Source,
+    name: &str,
     replace_hours: &[Tstz],
     range: Option<(Tstz, Tstz)>,
     computed: &BTreeMap<i64, (RoaringTreemap, i64)>,
 ) {
-    let name = || DatumWithOid::from(source.name.clone());
+    let name = || DatumWithOid::from(name.to_string());
     spi(
         Spi::run_with_args(
             "DELETE FROM mking_analytics.rollup_hours WHERE source_name = $1 AND hour = ANY ($2::timestamptz[])",
@@ -330,7 +384,12 @@ pub fn refresh_rollups() -> TableIterator<
         "reading rollup state",
     );
     let sources = Sources::load();
+    let mut any_rebuild = false;
+    let mut any_hours: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
     for (name, through) in state {
+        if name == ANY {
+            continue;
+        }
         let Some(source) = sources.get(&name) else {
             continue;
         };
@@ -358,12 +417,8 @@ pub fn refresh_rollups() -> TableIterator<
                 pgrx::notice!("mking_analytics: building rollups of source \"{name}\"");
                 let before = source.time_before("e", "($3::timestamptz[])[1]");
                 let computed = compute_hours(&source, &before, DatumWithOid::from(vec![now_hour]));
-                store(
-                    &source,
-                    &[],
-                    Some((tstz(i64::MIN / 4), now_hour)),
-                    &computed,
-                );
+                store(&name, &[], Some((tstz(i64::MIN / 4), now_hour)), &computed);
+                any_rebuild = true;
                 ("built", computed, 0usize)
             }
             Some(t) => {
@@ -386,7 +441,8 @@ pub fn refresh_rollups() -> TableIterator<
                     source.time_filter("e", "x.h", "(x.h + interval '1 hour')")
                 );
                 let computed = compute_hours(&source, &filter, DatumWithOid::from(hours.clone()));
-                store(&source, &hours, None, &computed);
+                store(&name, &hours, None, &computed);
+                any_hours.extend(hours.iter().map(|h| micros(*h)));
                 ("refreshed", computed, hours.len())
             }
         };
@@ -407,5 +463,108 @@ pub fn refresh_rollups() -> TableIterator<
         };
         rows.push((name, status.into(), hours as i64, days.len() as i64, events));
     }
+    if let Some(row) = refresh_any(any_rebuild, &any_hours) {
+        rows.push(row);
+    }
     TableIterator::new(rows)
+}
+
+/// Keeps the combined activity rollup (`ANY`) equal to the union of its members' hourly sets.
+fn refresh_any(rebuild: bool, changed: &std::collections::BTreeSet<i64>) -> Option<RefreshRow> {
+    let tz = DatumWithOid::from(gucs::source_timezone());
+    let signature = spi(
+        Spi::get_one_with_args::<String>(ANY_SIGNATURE_SQL, &[tz]),
+        "reading sources",
+    )?;
+    let (members, through, missing): (Vec<String>, Option<Tstz>, i64) = spi(
+        Spi::connect(|client| {
+            let r = client
+                .select(
+                    "SELECT array_agg(s.source_name ORDER BY s.source_name), min(st.through), count(*) FILTER (WHERE st.through IS NULL)
+                       FROM mking_analytics.sources s LEFT JOIN mking_analytics.rollup_state st USING (source_name)
+                      WHERE s.enabled AND s.is_activity AND to_regclass(s.relation) IS NOT NULL",
+                    Some(1),
+                    &[],
+                )?
+                .first();
+            Ok::<_, pgrx::spi::Error>((
+                r.get::<Vec<String>>(1)?.unwrap_or_default(),
+                r.get::<Tstz>(2)?,
+                r.get::<i64>(3)?.unwrap_or(0),
+            ))
+        }),
+        "reading member rollups",
+    );
+    if members.len() < 2 || missing > 0 {
+        return None;
+    }
+    let through = through?;
+    let previous = optional_tstz(
+        &format!("SELECT through FROM mking_analytics.rollup_state WHERE source_name = '{ANY}' AND signature = $1"),
+        &[DatumWithOid::from(signature.clone())],
+    );
+    let rebuild = rebuild || previous.is_none();
+    if !rebuild && changed.is_empty() && previous.map(micros) == Some(micros(through)) {
+        return None;
+    }
+    let hours: Vec<Tstz> = changed.iter().map(|h| tstz(*h)).collect();
+    let mut computed: BTreeMap<i64, (RoaringTreemap, i64)> = BTreeMap::new();
+    spi(
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT hour, users FROM mking_analytics.rollup_hours
+                  WHERE source_name = ANY ($1) AND ($2 OR hour = ANY ($3::timestamptz[]))",
+                None,
+                &[
+                    DatumWithOid::from(members.clone()),
+                    DatumWithOid::from(rebuild),
+                    DatumWithOid::from(hours.clone()),
+                ],
+            )?;
+            for r in rows {
+                if let (Some(h), Some(bytes)) = (r.get::<Tstz>(1)?, r.get::<Vec<u8>>(2)?) {
+                    let part = decode(&bytes).unwrap_or_else(|e| {
+                        crate::errors::raise(
+                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                            format!("a rollup is unreadable: {e}"),
+                            "Rebuild: SELECT mking_analytics.remove_change_capture(); SELECT mking_analytics.schedule();",
+                        )
+                    });
+                    computed
+                        .entry(micros(h))
+                        .or_insert_with(|| (RoaringTreemap::new(), 0))
+                        .0 |= part;
+                }
+            }
+            Ok::<_, pgrx::spi::Error>(())
+        }),
+        "combining activity rollups",
+    );
+    if rebuild {
+        store(
+            ANY,
+            &[],
+            Some((tstz(i64::MIN / 4), tstz(i64::MAX / 4))),
+            &computed,
+        );
+    } else {
+        store(ANY, &hours, None, &computed);
+    }
+    spi(
+        Spi::run_with_args(
+            "INSERT INTO mking_analytics.rollup_state (source_name, signature, through, refreshed_at) VALUES ($1, $2, $3, now())
+             ON CONFLICT (source_name) DO UPDATE SET signature = EXCLUDED.signature, through = EXCLUDED.through, refreshed_at = now()",
+            &[DatumWithOid::from(ANY), DatumWithOid::from(signature), through.into()],
+        ),
+        "advancing the combined rollup",
+    );
+    let days: std::collections::BTreeSet<i64> =
+        computed.keys().map(|h| h.div_euclid(24 * HOUR)).collect();
+    Some((
+        ANY.to_string(),
+        if rebuild { "built" } else { "refreshed" }.to_string(),
+        computed.len() as i64,
+        days.len() as i64,
+        0,
+    ))
 }
