@@ -83,7 +83,7 @@ COMMENT ON FUNCTION top_content(timestamptz, timestamptz, integer, text, text) I
 COMMENT ON FUNCTION content_types(timestamptz, timestamptz, text, text) IS
     'Per content type, over posts published in the range: posts, total and average likes, comments, shares and engagement score.';
 COMMENT ON FUNCTION follow_trend(timestamptz, timestamptz, text, text) IS
-    'New follows per bucket, with distinct followers and distinct followed users.';
+    'New follows per bucket (duplicates removed), with the number of distinct users who followed someone.';
 COMMENT ON FUNCTION interaction_trend(timestamptz, timestamptz, text, text) IS
     'Per bucket and interaction type (comment, follow, like, share): interactions and distinct users. Long format: Grafana splits series by interaction_type.';
 COMMENT ON FUNCTION most_followed(timestamptz, timestamptz, integer, integer, integer, text) IS

@@ -248,9 +248,4 @@ impl<'c> Span<'c> {
             "counting events",
         )
     }
-
-    /// Arguments of this span's four-parameter queries, for callers that run their own SQL.
-    pub fn query_args(&self) -> [DatumWithOid<'static>; 4] {
-        self.args(self.lo(), self.hi())
-    }
 }

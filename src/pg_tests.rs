@@ -282,9 +282,9 @@ mod tests {
             "1|star|2|1|1|influencer 2|b|1|1|1|active"
         );
         assert_eq!(
-            text("SELECT string_agg(format('%s=%s/%s/%s', to_char(time, 'DD'), follows, followers, followed_users), ' ' ORDER BY time)
+            text("SELECT string_agg(format('%s=%s/%s', to_char(time, 'DD'), follows, followers), ' ' ORDER BY time)
                     FROM mking_analytics.follow_trend('2024-01-05', '2024-01-07', 'day', 'UTC')"),
-            "05=1/1/1 06=2/2/2"
+            "05=1/1 06=2/2"
         );
         assert_eq!(
             text("SELECT string_agg(format('%s|%s|%s|%s|%s|%s', device_type, sessions, users, avg_time_spent, avg_page_views, session_share), ' ')

@@ -12,38 +12,18 @@ use pgrx::AnyNumeric;
 
 type Tstz = TimestampWithTimeZone;
 
-/// Per bucket: (events, distinct users, distinct targets) of one source, duplicates removed.
-fn per_bucket_counts(span: &Span, s: &Source) -> Vec<(i64, i64, i64)> {
-    let n = (span.last - span.first + 1) as usize;
-    let mut out = vec![(0, 0, 0); n];
-    let sql = format!(
-        "SELECT {idx}, count(*), count(DISTINCT d.u), count(DISTINCT d.g) FROM (SELECT DISTINCT {key} FROM {rel} e WHERE {filter}) d GROUP BY 1",
-        idx = span.cal.idx_sql(&format!("({} AT TIME ZONE $1::text)", s.abs_of("d.t"))),
-        key = s.dedup_select("e"),
-        rel = s.rel,
-        filter = s.time_filter("e", "$3", "$4"),
-    );
-    spi(
-        Spi::connect(|client| {
-            for r in client.select(&sql, None, &span.query_args())? {
-                let idx = r.get::<i32>(1)?.unwrap_or(i32::MIN);
-                let off = idx as i64 - span.first as i64;
-                if off >= 0 && (off as usize) < n {
-                    out[off as usize] = (
-                        r.get::<i64>(2)?.unwrap_or(0),
-                        r.get::<i64>(3)?.unwrap_or(0),
-                        r.get::<i64>(4)?.unwrap_or(0),
-                    );
-                }
-            }
-            Ok::<_, pgrx::spi::Error>(())
-        }),
-        "counting per bucket",
-    );
-    out
+/// Per bucket of the span: (events with duplicates removed, distinct acting users) of a source,
+/// from the rollups where they cover the span.
+fn events_and_users(span: &Span, source: Option<Source>) -> Vec<(i64, i64)> {
+    let events = span.event_counts(source.as_ref());
+    let users = span.active_sets(source.as_slice());
+    (span.first..=span.last)
+        .zip(events)
+        .map(|(i, n)| (n, users.get(i).len() as i64))
+        .collect()
 }
 
-/// New follows per bucket, with distinct followers and distinct followed users.
+/// New follows per bucket, with the number of distinct users who followed someone.
 #[pg_extern(stable, parallel_restricted)]
 pub fn follow_trend(
     from_ts: Option<Tstz>,
@@ -56,7 +36,6 @@ pub fn follow_trend(
         name!(time, Tstz),
         name!(follows, i64),
         name!(followers, i64),
-        name!(followed_users, i64),
     ),
 > {
     let period = Period::parse("bucket", bucket);
@@ -66,13 +45,10 @@ pub fn follow_trend(
         return TableIterator::empty();
     };
     let span = Span::new(&cal, lo, hi);
-    let counts = match Sources::load().get("follow") {
-        Some(s) => per_bucket_counts(&span, &s),
-        None => vec![(0, 0, 0); (hi - lo + 1) as usize],
-    };
+    let counts = events_and_users(&span, Sources::load().get("follow"));
     let rows: Vec<_> = (lo..=hi)
         .zip(counts)
-        .map(|(i, (n, a, b))| (span.start(i), n, a, b))
+        .map(|(i, (n, a))| (span.start(i), n, a))
         .collect();
     TableIterator::new(rows)
 }
@@ -102,17 +78,14 @@ pub fn interaction_trend(
     let span = Span::new(&cal, lo, hi);
     let sources = Sources::load();
     let types = ["comment", "follow", "like", "share"];
-    let per_type: Vec<Vec<(i64, i64, i64)>> = types
+    let per_type: Vec<Vec<(i64, i64)>> = types
         .iter()
-        .map(|t| match sources.get(t) {
-            Some(s) => per_bucket_counts(&span, &s),
-            None => vec![(0, 0, 0); (hi - lo + 1) as usize],
-        })
+        .map(|t| events_and_users(&span, sources.get(t)))
         .collect();
     let mut rows = Vec::new();
     for i in lo..=hi {
         for (k, t) in types.iter().enumerate() {
-            let (n, users, _) = per_type[k][(i - lo) as usize];
+            let (n, users) = per_type[k][(i - lo) as usize];
             rows.push((span.start(i), t.to_string(), n, users));
         }
     }
