@@ -507,6 +507,13 @@ mod tests {
             text("SELECT sum(likes)::text FROM mking_analytics.engagement_trend('2024-10-28', '2024-11-12', 'day', 'Asia/Kolkata')"),
             "0"
         );
+        // Generated capture functions belong to the extension: DROP EXTENSION takes them and the triggers.
+        assert_eq!(
+            text("SELECT count(*)::text FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+                   WHERE d.deptype = 'e' AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mking_analytics')
+                     AND p.proname LIKE 'capture\\_%'"),
+            "7"
+        );
         // TRUNCATE drops the source's rollups until the next build.
         Spi::run("TRUNCATE likes").unwrap();
         assert_eq!(text(q), "0");
