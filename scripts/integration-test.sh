@@ -105,4 +105,4 @@ export PGHOST="$workdir" PGPORT="$port" PGUSER="$pg_user" PGDATABASE=postgres
 
 echo "==> cargo test (pgrx-tests)"
 cd "$here"
-cargo test --manifest-path pgrx-tests/Cargo.toml -- --test-threads=1 "$@"
+cargo test --no-fail-fast --manifest-path pgrx-tests/Cargo.toml -- --test-threads=1 "$@"

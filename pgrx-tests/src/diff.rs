@@ -85,6 +85,17 @@ pub fn compare(client: &mut Client, case: &Case) -> Option<Mismatch> {
     }
     let oracle = match text_rows(client, &case.sorted_sql(&case.oracle_call())) {
         Ok(r) => r.iter().map(|r| norm_row(r)).collect::<Vec<_>>(),
+        Err(e) if client.is_closed() => {
+            return Some(Mismatch {
+                case: case.clone(),
+                report: format!(
+                    "connection lost while running the oracle query (server crash? see the server log): {}",
+                    err_text(&e)
+                ),
+                ext: vec![],
+                oracle: vec![],
+            })
+        }
         Err(e) => panic!(
             "ORACLE failed on {}: {}\n  {}",
             case.label,
@@ -97,7 +108,14 @@ pub fn compare(client: &mut Client, case: &Case) -> Option<Mismatch> {
         Err(e) => {
             return Some(Mismatch {
                 case: case.clone(),
-                report: format!("extension raised {}", err_text(&e)),
+                report: if client.is_closed() {
+                    format!(
+                        "connection lost: the server process died (crash?): {}",
+                        err_text(&e)
+                    )
+                } else {
+                    format!("extension raised {}", err_text(&e))
+                },
                 ext: vec![],
                 oracle,
             })

@@ -181,18 +181,41 @@ pub fn config(dbname: &str, user: Option<&str>) -> Config {
     cfg
 }
 
+/// Connect, waiting up to 30 s while the server is starting or recovering (after a crash one
+/// test reports it; the others should not fail only because recovery was still running).
+fn connect_retrying(cfg: &Config, what: &str) -> Client {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match cfg.connect(NoTls) {
+            Ok(c) => return c,
+            Err(e) => {
+                let starting = matches!(sqlstate(&e).as_deref(), Some("57P03"))
+                    || err_text(&e).contains("Connection refused")
+                    || err_text(&e).contains("No such file");
+                if !starting || std::time::Instant::now() > deadline {
+                    panic!("connect to {what}: {}", err_text(&e));
+                }
+                eprintln!(
+                    "server not accepting connections yet ({}), retrying",
+                    err_text(&e)
+                );
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+    }
+}
+
 /// Connect to `dbname` as the superuser.
 pub fn connect(dbname: &str) -> Client {
-    config(dbname, None)
-        .connect(NoTls)
-        .unwrap_or_else(|e| panic!("connect to database {dbname}: {e}"))
+    connect_retrying(&config(dbname, None), &format!("database {dbname}"))
 }
 
 /// Connect to `dbname` as `user` (trust authentication on the private socket).
 pub fn connect_as(dbname: &str, user: &str) -> Client {
-    config(dbname, Some(user))
-        .connect(NoTls)
-        .unwrap_or_else(|e| panic!("connect to database {dbname} as {user}: {e}"))
+    connect_retrying(
+        &config(dbname, Some(user)),
+        &format!("database {dbname} as {user}"),
+    )
 }
 
 /// Connect and collect every NOTICE/WARNING the server sends.
@@ -207,7 +230,7 @@ pub fn connect_with_notices(dbname: &str) -> (Client, Arc<Mutex<Vec<String>>>) {
     });
     let client = cfg
         .connect(NoTls)
-        .unwrap_or_else(|e| panic!("connect to database {dbname}: {e}"));
+        .unwrap_or_else(|e| panic!("connect to database {dbname}: {}", err_text(&e)));
     (client, notices)
 }
 
@@ -261,7 +284,10 @@ pub fn err_text(e: &postgres::Error) -> String {
             }
             s
         }
-        None => e.to_string(),
+        None => match std::error::Error::source(e) {
+            Some(src) => format!("{e}: {src}"),
+            None => e.to_string(),
+        },
     }
 }
 

@@ -8,7 +8,8 @@
 
 use mking_analytics_integration::diff::{compare, Case, Mismatch};
 use mking_analytics_integration::{
-    create_platform_and_oracle, data, err_text, exec, fresh_db, install_extension, text_rows,
+    connect, create_platform_and_oracle, data, err_text, exec, fresh_db, install_extension,
+    text_rows,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -454,6 +455,10 @@ fn extension_matches_oracle() {
                 }
             }
             mismatches.push(m);
+        }
+        if c.is_closed() {
+            // the backend died: go on with a new session (connect waits for recovery)
+            c = connect("it_oracle");
         }
     }
     let _ = exec(&mut c, "RESET ALL");
