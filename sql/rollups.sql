@@ -181,3 +181,17 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION unschedule() IS 'Admins: remove every pg_cron job of mking_analytics. Returns the job names removed.';
+
+CREATE TABLE rollup_device_hours (
+    hour           timestamptz NOT NULL,
+    device_type    text NOT NULL,
+    sessions       bigint NOT NULL,
+    users          bytea NOT NULL,
+    time_spent_sum bigint NOT NULL,
+    time_spent_n   bigint NOT NULL,
+    page_views_sum bigint NOT NULL,
+    page_views_n   bigint NOT NULL,
+    PRIMARY KEY (hour, device_type)
+);
+COMMENT ON TABLE rollup_device_hours IS
+    'Per UTC hour and device type of the session source: sessions (duplicates removed), exact user set, sums and counts of time spent and page views. Kept with the session source''s hourly rollup.';

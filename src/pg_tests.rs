@@ -427,6 +427,16 @@ mod tests {
                 out.push(text(&q));
             }
         }
+        for (f, t) in [
+            ("2024-10-28", "2024-11-12"),
+            ("2024-10-28 14:37", "2024-11-10 08:05"),
+            ("2024-10-30 10:10", "2024-10-30 10:50"),
+        ] {
+            out.push(text(&format!(
+                "SELECT string_agg(format('%s=%s/%s/%s/%s/%s', device_type, sessions, users, avg_time_spent, avg_page_views, session_share), ',' ORDER BY device_type)
+                   FROM mking_analytics.devices('{f}', '{t}', 'UTC')"
+            )));
+        }
         out.join("\n")
     }
 
@@ -451,8 +461,11 @@ mod tests {
              INSERT INTO likes (user_id, post_id, created_at) SELECT user_id, post_id, created_at FROM likes WHERE id % 10 = 0;  -- duplicates
              INSERT INTO comments (user_id, post_id, created_at)
                SELECT 1 + (g * 11) % 30, 1 + g % 60, timestamp '2024-10-28 04:30' + g * interval '3 hours 7 minutes' FROM generate_series(1, 100) g;
-             INSERT INTO user_behavior_logs (user_id, session_id, created_at)
-               SELECT 1 + (g * 13) % 30, 's' || g, timestamp '2024-10-28' + g * interval '2 hours 13 minutes' FROM generate_series(1, 150) g;",
+             INSERT INTO user_behavior_logs (user_id, session_id, device_type, page_views, time_spent, created_at)
+               SELECT 1 + (g * 13) % 30, 's' || g, (ARRAY['ios', 'android', NULL])[1 + g % 3], g % 7, g % 100,
+                      timestamp '2024-10-28' + g * interval '2 hours 13 minutes' FROM generate_series(1, 150) g;
+             INSERT INTO user_behavior_logs (user_id, session_id, device_type, page_views, time_spent, created_at)
+               SELECT user_id, session_id, 'web', 1, 1, created_at FROM user_behavior_logs WHERE id % 9 = 0;  -- duplicates, other payload",
         )
         .unwrap();
         let raw = answers_with_rollups(false);

@@ -419,6 +419,9 @@ pub fn refresh_rollups() -> TableIterator<
                 let computed = compute_hours(&source, &before, DatumWithOid::from(vec![now_hour]));
                 store(&name, &[], Some((tstz(i64::MIN / 4), now_hour)), &computed);
                 any_rebuild = true;
+                if name == "session" {
+                    refresh_devices(&source, None, now_hour);
+                }
                 ("built", computed, 0usize)
             }
             Some(t) => {
@@ -443,6 +446,9 @@ pub fn refresh_rollups() -> TableIterator<
                 let computed = compute_hours(&source, &filter, DatumWithOid::from(hours.clone()));
                 store(&name, &hours, None, &computed);
                 any_hours.extend(hours.iter().map(|h| micros(*h)));
+                if name == "session" {
+                    refresh_devices(&source, Some(&hours), now_hour);
+                }
                 ("refreshed", computed, hours.len())
             }
         };
@@ -567,4 +573,233 @@ fn refresh_any(rebuild: bool, changed: &std::collections::BTreeSet<i64>) -> Opti
         days.len() as i64,
         0,
     ))
+}
+
+/// Per device: sessions, users, and sums/counts of time spent and page views.
+#[derive(Default, Clone)]
+pub struct DeviceTotals {
+    pub sessions: i64,
+    pub users: RoaringTreemap,
+    pub time_sum: i64,
+    pub time_n: i64,
+    pub views_sum: i64,
+    pub views_n: i64,
+}
+
+impl DeviceTotals {
+    fn add(&mut self, o: &DeviceTotals) {
+        self.sessions += o.sessions;
+        self.users |= &o.users;
+        self.time_sum += o.time_sum;
+        self.time_n += o.time_n;
+        self.views_sum += o.views_sum;
+        self.views_n += o.views_n;
+    }
+}
+
+/// SQL of device totals of the session source per `group` (an SQL expression list ending in
+/// the device), over rows matching `filter`. Duplicates (same user, session, time) count once,
+/// keeping the same row whichever path reads them.
+pub fn device_sql(s: &Source, hour_group: bool, filter: &str) -> String {
+    let col = |role: &str, ty: &str| {
+        s.column(role)
+            .map_or(format!("NULL::{ty}"), |c| format!("e.{c}::{ty}"))
+    };
+    let target = s
+        .target
+        .as_ref()
+        .map_or("NULL::int".to_string(), |t| format!("e.{t}"));
+    format!(
+        "SELECT {hour} d.device, count(*), array_agg(DISTINCT d.uid) FILTER (WHERE d.uid IS NOT NULL),
+                coalesce(sum(d.ts), 0)::bigint, count(d.ts), coalesce(sum(d.pv), 0)::bigint, count(d.pv)
+           FROM (SELECT DISTINCT ON (e.{user}, {target}, e.{time}) e.{user}::bigint AS uid, {abs} AS at,
+                        coalesce({device}, 'unknown') AS device, {ts} AS ts, {pv} AS pv
+                   FROM {rel} e WHERE {filter}
+                  ORDER BY e.{user}, {target}, e.{time}, 3, 4, 5) d
+          GROUP BY {group} d.device",
+        hour = if hour_group { "date_trunc('hour', d.at, 'UTC')," } else { "" },
+        group = if hour_group { "1," } else { "" },
+        user = s.user,
+        time = s.time,
+        abs = s.abs_time("e"),
+        device = col("device_type", "text"),
+        ts = col("time_spent", "bigint"),
+        pv = col("page_views", "bigint"),
+        rel = s.rel,
+    )
+}
+
+fn device_row(
+    r: &pgrx::spi::SpiHeapTupleData,
+    first: usize,
+) -> Result<(String, DeviceTotals), pgrx::spi::Error> {
+    Ok((
+        r.get::<String>(first)?.unwrap_or_else(|| "unknown".into()),
+        DeviceTotals {
+            sessions: r.get::<i64>(first + 1)?.unwrap_or(0),
+            users: r
+                .get::<Vec<i64>>(first + 2)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(user_key)
+                .collect(),
+            time_sum: r.get::<i64>(first + 3)?.unwrap_or(0),
+            time_n: r.get::<i64>(first + 4)?.unwrap_or(0),
+            views_sum: r.get::<i64>(first + 5)?.unwrap_or(0),
+            views_n: r.get::<i64>(first + 6)?.unwrap_or(0),
+        },
+    ))
+}
+
+/// Device totals of sessions in `[from, to)`: whole hours from the rollup where it is current,
+/// the partial hours at the edges and changed hours from the raw table.
+pub fn device_totals(s: &Source, from: Tstz, to: Tstz) -> BTreeMap<String, DeviceTotals> {
+    let mut out: BTreeMap<String, DeviceTotals> = BTreeMap::new();
+    let lo_h = tstz(
+        micros(from).div_euclid(HOUR) * HOUR
+            + if micros(from).rem_euclid(HOUR) == 0 {
+                0
+            } else {
+                HOUR
+            },
+    );
+    let hi_h = tstz(micros(to).div_euclid(HOUR) * HOUR);
+    let mut raw: Vec<(Tstz, Tstz)> = Vec::new();
+    let planned = if micros(lo_h) < micros(hi_h) {
+        plan(s, lo_h, hi_h, &[lo_h, hi_h])
+    } else {
+        None
+    };
+    match planned {
+        Some(p) => {
+            spi(
+                Spi::connect(|client| {
+                    for r in client.select(
+                        "SELECT device_type, sessions, users, time_spent_sum, time_spent_n, page_views_sum, page_views_n
+                           FROM mking_analytics.rollup_device_hours
+                          WHERE hour >= $1 AND hour < $2 AND hour <> ALL ($3::timestamptz[])",
+                        None,
+                        &[p.lo.into(), p.rolled_hi.into(), DatumWithOid::from(p.dirty.clone())],
+                    )? {
+                        let device = r.get::<String>(1)?.unwrap_or_default();
+                        let users = decode(&r.get::<Vec<u8>>(3)?.unwrap_or_default()).unwrap_or_else(|e| {
+                            crate::errors::raise(
+                                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                                format!("device rollup is unreadable: {e}"),
+                                "Rebuild: SELECT mking_analytics.remove_change_capture(); SELECT mking_analytics.schedule();",
+                            )
+                        });
+                        out.entry(device).or_default().add(&DeviceTotals {
+                            sessions: r.get::<i64>(2)?.unwrap_or(0),
+                            users,
+                            time_sum: r.get::<i64>(4)?.unwrap_or(0),
+                            time_n: r.get::<i64>(5)?.unwrap_or(0),
+                            views_sum: r.get::<i64>(6)?.unwrap_or(0),
+                            views_n: r.get::<i64>(7)?.unwrap_or(0),
+                        });
+                    }
+                    Ok::<_, pgrx::spi::Error>(())
+                }),
+                "reading device rollups",
+            );
+            raw.extend(p.raw);
+            if micros(from) < micros(lo_h) {
+                raw.push((from, lo_h));
+            }
+            if micros(hi_h) < micros(to) {
+                raw.push((hi_h, to));
+            }
+        }
+        None => raw.push((from, to)),
+    }
+    let sql = device_sql(s, false, &s.time_filter("e", "$3", "$4"));
+    for (a, b) in raw {
+        spi(
+            Spi::connect(|client| {
+                for r in client.select(
+                    &sql,
+                    None,
+                    &[
+                        DatumWithOid::from("UTC"),
+                        DatumWithOid::from(gucs::source_timezone()),
+                        a.into(),
+                        b.into(),
+                    ],
+                )? {
+                    let (device, t) = device_row(&r, 1)?;
+                    out.entry(device).or_default().add(&t);
+                }
+                Ok::<_, pgrx::spi::Error>(())
+            }),
+            "reading sessions",
+        );
+    }
+    out
+}
+
+/// Recomputes the device rollup for `hours` (all hours before `until` when `hours` is None).
+fn refresh_devices(s: &Source, hours: Option<&[Tstz]>, until: Tstz) {
+    let (filter, arg, wipe) = match hours {
+        Some(h) => (
+            format!(
+                "EXISTS (SELECT 1 FROM unnest($3::timestamptz[]) AS x(h) WHERE {})",
+                s.time_filter("e", "x.h", "(x.h + interval '1 hour')")
+            ),
+            DatumWithOid::from(h.to_vec()),
+            "DELETE FROM mking_analytics.rollup_device_hours WHERE hour = ANY ($1::timestamptz[])",
+        ),
+        None => (
+            s.time_before("e", "($3::timestamptz[])[1]"),
+            DatumWithOid::from(vec![until]),
+            "DELETE FROM mking_analytics.rollup_device_hours WHERE $1::timestamptz[] IS NOT NULL",
+        ),
+    };
+    let wipe_arg = DatumWithOid::from(hours.map(|h| h.to_vec()).unwrap_or_default());
+    spi(
+        Spi::run_with_args(wipe, &[wipe_arg]),
+        "replacing device rollups",
+    );
+    let sql = device_sql(s, true, &filter);
+    let mut rows: Vec<(Tstz, String, DeviceTotals)> = Vec::new();
+    spi(
+        Spi::connect(|client| {
+            for r in client.select(
+                &sql,
+                None,
+                &[
+                    DatumWithOid::from("UTC"),
+                    DatumWithOid::from(gucs::source_timezone()),
+                    arg,
+                ],
+            )? {
+                if let Some(h) = r.get::<Tstz>(1)? {
+                    let (device, t) = device_row(&r, 2)?;
+                    rows.push((h, device, t));
+                }
+            }
+            Ok::<_, pgrx::spi::Error>(())
+        }),
+        "computing device rollups",
+    );
+    let hours: Vec<Tstz> = rows.iter().map(|r| r.0).collect();
+    let devices: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
+    let col = |f: fn(&DeviceTotals) -> i64| -> Vec<i64> { rows.iter().map(|r| f(&r.2)).collect() };
+    let users: Vec<Vec<u8>> = rows.iter().map(|r| encode(&r.2.users)).collect();
+    spi(
+        Spi::run_with_args(
+            "INSERT INTO mking_analytics.rollup_device_hours
+             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])",
+            &[
+                DatumWithOid::from(hours),
+                DatumWithOid::from(devices),
+                DatumWithOid::from(col(|t| t.sessions)),
+                DatumWithOid::from(users),
+                DatumWithOid::from(col(|t| t.time_sum)),
+                DatumWithOid::from(col(|t| t.time_n)),
+                DatumWithOid::from(col(|t| t.views_sum)),
+                DatumWithOid::from(col(|t| t.views_n)),
+            ],
+        ),
+        "storing device rollups",
+    );
 }

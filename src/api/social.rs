@@ -2,10 +2,11 @@
 //! and the device breakdown of sessions.
 
 use super::content::args;
-use super::{non_negative, prepare};
+use super::{non_negative, numeric, prepare};
 use crate::calendar::{Calendar, Period};
 use crate::data::Span;
 use crate::errors::{bad_argument, spi};
+use crate::kernels::numbers::{hundredths, percent_hundredths};
 use crate::sources::{Source, Sources};
 use pgrx::prelude::*;
 use pgrx::AnyNumeric;
@@ -327,43 +328,21 @@ pub fn devices(
     let Some(s) = sources.get("session") else {
         return TableIterator::empty();
     };
-    let col = |role: &str, ty: &str| {
-        s.column(role)
-            .map_or(format!("NULL::{ty}"), |c| format!("e.{c}::{ty}"))
-    };
-    // DISTINCT ON the duplicate key: a session row sent twice counts once.
-    let sql = format!(
-        "WITH d AS (SELECT DISTINCT ON (e.{user}, {target}, e.{time}) e.{user} AS uid,
-                           coalesce({device}, 'unknown') AS device, {tspent} AS time_spent, {pviews} AS page_views
-                      FROM {rel} e WHERE {filter})
-         SELECT device, count(*), count(DISTINCT uid), round(avg(time_spent), 2), round(avg(page_views), 2),
-                round(100.0 * count(*) / sum(count(*)) OVER (), 2)
-           FROM d GROUP BY device ORDER BY 2 DESC, 1",
-        user = s.user,
-        target = s.target.as_ref().map_or("NULL::int".into(), |t| format!("e.{t}")),
-        time = s.time,
-        device = col("device_type", "text"),
-        tspent = col("time_spent", "numeric"),
-        pviews = col("page_views", "numeric"),
-        rel = s.rel,
-        filter = s.time_filter("e", "$3", "$4"),
-    );
-    let rows: Vec<DeviceRow> = spi(
-        Spi::connect(|client| {
-            let mut out = Vec::new();
-            for r in client.select(&sql, None, &args(&call))? {
-                out.push((
-                    r.get(1)?,
-                    r.get::<i64>(2)?.unwrap_or(0),
-                    r.get::<i64>(3)?.unwrap_or(0),
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ));
-            }
-            Ok::<_, pgrx::spi::Error>(out)
-        }),
-        "summarizing devices",
-    );
+    let totals = crate::rollups::device_totals(&s, call.from, call.to);
+    let all: i64 = totals.values().map(|t| t.sessions).sum();
+    let mut rows: Vec<DeviceRow> = totals
+        .into_iter()
+        .map(|(device, t)| {
+            (
+                Some(device),
+                t.sessions,
+                t.users.len() as i64,
+                numeric(hundredths(t.time_sum as i128, t.time_n as i128)),
+                numeric(hundredths(t.views_sum as i128, t.views_n as i128)),
+                numeric(percent_hundredths(t.sessions, all)),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     TableIterator::new(rows)
 }
