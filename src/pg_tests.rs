@@ -437,6 +437,16 @@ mod tests {
                    FROM mking_analytics.devices('{f}', '{t}', 'UTC')"
             )));
         }
+        // Ranges ending after the rollups' watermark (now) can use the per-target totals.
+        for q in [
+            "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2030-01-01', 15, 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2024-11-05', 15, 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s', content_type, posts, avg_engagement_score), ',') FROM mking_analytics.content_types('2024-10-01', '2030-01-01', 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s/%s', user_id, followers, following, new_followers, class), ',') FROM mking_analytics.most_followed('2024-10-01', '2030-01-01', 6, 4, 2, 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s', user_id, followers, following, new_followers), ',') FROM mking_analytics.most_followed('2024-10-01', '2024-11-01', 6, 4, 2, 'UTC')",
+        ] {
+            out.push(text(q));
+        }
         out.join("\n")
     }
 
@@ -459,6 +469,8 @@ mod tests {
              INSERT INTO likes (user_id, post_id, created_at)
                SELECT 1 + (g * 7) % 30, 1 + g % 60, timestamp '2024-10-28 03:00' + g * interval '47 minutes' FROM generate_series(1, 400) g;
              INSERT INTO likes (user_id, post_id, created_at) SELECT user_id, post_id, created_at FROM likes WHERE id % 10 = 0;  -- duplicates
+             INSERT INTO follows (follower_id, following_id, created_at)
+               SELECT 1 + (g * 17) % 30, 1 + (g * g) % 7, timestamp '2024-10-28 01:00' + g * interval '3 hours 1 minute' FROM generate_series(1, 120) g;
              INSERT INTO comments (user_id, post_id, created_at)
                SELECT 1 + (g * 11) % 30, 1 + g % 60, timestamp '2024-10-28 04:30' + g * interval '3 hours 7 minutes' FROM generate_series(1, 100) g;
              INSERT INTO user_behavior_logs (user_id, session_id, device_type, page_views, time_spent, created_at)
@@ -483,10 +495,26 @@ mod tests {
         );
         assert_eq!(answers_with_rollups(true), raw);
 
+        assert_eq!(
+            text("SELECT (count(*) > 50)::text FROM mking_analytics.rollup_device_hours"),
+            "true"
+        );
+        assert_eq!(text("SELECT string_agg(DISTINCT source_name, ',') FROM mking_analytics.rollup_target_totals"), "comment,follow,like");
+
+        // New rows in the current hour (after the watermark): read raw on top of the totals.
+        Spi::run(
+            "INSERT INTO likes (user_id, post_id, created_at) VALUES (3, 5, now() AT TIME ZONE 'UTC'), (4, 5, now() AT TIME ZONE 'UTC');
+             INSERT INTO follows (follower_id, following_id, created_at) VALUES (9, 6, now() AT TIME ZONE 'UTC'), (1, 6, now() AT TIME ZONE 'UTC'), (29, 1, now() AT TIME ZONE 'UTC');",
+        )
+        .unwrap();
+        let raw_now = answers_with_rollups(false);
+        assert_eq!(answers_with_rollups(true), raw_now);
+
         // Late rows with old timestamps, an update that moves a row, a delete, a duplicate.
         Spi::run(
             "INSERT INTO likes (user_id, post_id, created_at) VALUES (29, 3, '2024-10-29 05:10'), (29, 3, '2024-10-29 05:10');
              UPDATE user_behavior_logs SET created_at = created_at - interval '3 days' WHERE id = 40;
+             UPDATE follows SET following_id = 2 WHERE id = 7;
              DELETE FROM likes WHERE id = 77;
              DELETE FROM user_behavior_logs WHERE id = 41;",
         )
@@ -500,7 +528,7 @@ mod tests {
         );
         assert_eq!(
             text("SELECT string_agg(format('%s:%s', source_name, status), ',' ORDER BY source_name) FROM mking_analytics.refresh_rollups() WHERE status <> 'up to date'"),
-            "*any:refreshed,like:refreshed,session:refreshed"
+            "*any:refreshed,follow:refreshed,like:refreshed,session:refreshed"
         );
         assert_eq!(
             text("SELECT count(*)::text FROM mking_analytics.rollup_changes"),

@@ -395,20 +395,21 @@ pub fn refresh_rollups() -> TableIterator<
         };
         // Entries seen now are covered by the recomputation below, which reads a later snapshot;
         // entries of transactions that commit later stay for the next refresh.
-        let changed: Vec<Tstz> = spi(
+        let (changed, logged_targets): (Vec<Tstz>, Vec<i64>) = spi(
             Spi::connect_mut(|client| {
-                let mut out = Vec::new();
-                for r in client.update(
-                    "WITH d AS (DELETE FROM mking_analytics.rollup_changes WHERE source_name = $1 RETURNING hour)
-                     SELECT DISTINCT hour FROM d ORDER BY 1",
-                    None,
-                    &[DatumWithOid::from(name.as_str())],
-                )? {
-                    if let Some(h) = r.get::<Tstz>(1)? {
-                        out.push(h);
-                    }
-                }
-                Ok::<_, pgrx::spi::Error>(out)
+                let r = client
+                    .update(
+                        "WITH d AS (DELETE FROM mking_analytics.rollup_changes WHERE source_name = $1 RETURNING hour, target)
+                         SELECT (SELECT array_agg(DISTINCT hour ORDER BY hour) FROM d),
+                                (SELECT array_agg(DISTINCT target) FROM d WHERE target IS NOT NULL)",
+                        None,
+                        &[DatumWithOid::from(name.as_str())],
+                    )?
+                    .first();
+                Ok::<_, pgrx::spi::Error>((
+                    r.get::<Vec<Tstz>>(1)?.unwrap_or_default(),
+                    r.get::<Vec<i64>>(2)?.unwrap_or_default(),
+                ))
             }),
             "reading the change log",
         );
@@ -422,6 +423,7 @@ pub fn refresh_rollups() -> TableIterator<
                 if name == "session" {
                     refresh_devices(&source, None, now_hour);
                 }
+                refresh_totals(&source, None, &[], now_hour);
                 ("built", computed, 0usize)
             }
             Some(t) => {
@@ -449,6 +451,7 @@ pub fn refresh_rollups() -> TableIterator<
                 if name == "session" {
                     refresh_devices(&source, Some(&hours), now_hour);
                 }
+                refresh_totals(&source, Some(&hours), &logged_targets, now_hour);
                 ("refreshed", computed, hours.len())
             }
         };
@@ -802,4 +805,121 @@ fn refresh_devices(s: &Source, hours: Option<&[Tstz]>, until: Tstz) {
         ),
         "storing device rollups",
     );
+}
+
+/// Sources whose per-target totals are kept (their target is an integer post or user id).
+const TOTALS_SOURCES: [&str; 4] = ["comment", "follow", "like", "share"];
+
+/// Recomputes per-target totals (events and distinct actors before `until`) for the targets
+/// touched in `hours` or logged as removed/changed; every target when `hours` is None.
+fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tstz) {
+    if !TOTALS_SOURCES.contains(&s.name.as_str()) {
+        return;
+    }
+    let Some(target) = s.target.clone() else {
+        return;
+    };
+    let name = || DatumWithOid::from(s.name.clone());
+    let args = || {
+        [
+            name(),
+            DatumWithOid::from(gucs::source_timezone()),
+            DatumWithOid::from(vec![until]),
+        ]
+    };
+    let totals_sql = |restrict: &str| {
+        format!(
+            "INSERT INTO mking_analytics.rollup_target_totals (source_name, target, events, actors)
+             SELECT $1, d.g::bigint, count(*), count(DISTINCT d.u) FROM (
+                 SELECT DISTINCT {key} FROM {rel} e WHERE e.{target} IS NOT NULL AND {before} {restrict}) d
+              GROUP BY d.g",
+            key = s.dedup_select("e"),
+            rel = s.rel,
+            before = s.time_before("e", "($3::timestamptz[])[1]"),
+        )
+    };
+    match hours {
+        None => {
+            spi(
+                Spi::run_with_args(
+                    "DELETE FROM mking_analytics.rollup_target_totals WHERE source_name = $1",
+                    &[name()],
+                ),
+                "replacing totals",
+            );
+            spi(
+                Spi::run_with_args(&totals_sql(""), &args()),
+                "computing totals",
+            );
+        }
+        Some(hours) => {
+            // Targets with rows in the recomputed hours now, plus those whose rows left them.
+            let found_sql = format!(
+                "SELECT array_agg(DISTINCT e.{target}::bigint) FROM {rel} e
+                  WHERE e.{target} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest($3::timestamptz[]) AS x(h) WHERE {f})",
+                rel = s.rel,
+                f = s.time_filter("e", "x.h", "(x.h + interval '1 hour')"),
+            );
+            let mut affected: Vec<i64> = spi(
+                Spi::get_one_with_args::<Vec<i64>>(
+                    &found_sql,
+                    &[
+                        DatumWithOid::from("UTC"),
+                        DatumWithOid::from(gucs::source_timezone()),
+                        DatumWithOid::from(hours.to_vec()),
+                    ],
+                ),
+                "finding touched targets",
+            )
+            .unwrap_or_default();
+            affected.extend_from_slice(logged);
+            affected.sort_unstable();
+            affected.dedup();
+            if affected.is_empty() {
+                return;
+            }
+            spi(
+                Spi::run_with_args(
+                    "DELETE FROM mking_analytics.rollup_target_totals WHERE source_name = $1 AND target = ANY ($2::bigint[])",
+                    &[name(), DatumWithOid::from(affected.clone())],
+                ),
+                "replacing totals",
+            );
+            let [a, b, c] = args();
+            spi(
+                Spi::run_with_args(
+                    &totals_sql(&format!("AND e.{target}::bigint = ANY ($4::bigint[])")),
+                    &[a, b, c, DatumWithOid::from(affected)],
+                ),
+                "computing totals",
+            );
+        }
+    }
+}
+
+/// When the per-target totals of `source` answer a read up to `to` exactly: they are current
+/// (no hour before their watermark changed since the refresh) and `to` is at or after the
+/// watermark. Returns SQL for the watermark, to be read in the caller's (same) snapshot.
+pub fn totals_watermark_sql(source: &Source, to: Tstz) -> Option<String> {
+    if !gucs::USE_ROLLUPS.get() || !TOTALS_SOURCES.contains(&source.name.as_str()) {
+        return None;
+    }
+    let ok = spi(
+        Spi::get_one_with_args::<bool>(
+            "SELECT coalesce((
+                SELECT st.through IS NOT NULL AND st.through <= $3
+                       AND NOT EXISTS (SELECT 1 FROM mking_analytics.rollup_changes c WHERE c.source_name = $1 AND c.hour < st.through)
+                  FROM mking_analytics.rollup_state st JOIN mking_analytics.sources s USING (source_name)
+                 WHERE st.source_name = $1 AND st.signature = mking_analytics.rollup_signature(s, $2)), false)",
+            &[DatumWithOid::from(source.name.clone()), DatumWithOid::from(gucs::source_timezone()), to.into()],
+        ),
+        "checking totals",
+    )
+    .unwrap_or(false);
+    ok.then(|| {
+        format!(
+            "(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})",
+            pgrx::spi::quote_literal(&source.name)
+        )
+    })
 }

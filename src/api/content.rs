@@ -100,7 +100,11 @@ fn parse_counts(counts: Option<&str>) -> Counts {
 
 /// SQL yielding one row per post published in `[$3, $4)`: post_id, author_id, title,
 /// content_type, created_at, likes, comments, shares (interactions before `$4`).
-fn post_engagement_sql(sources: &Sources, counts: Counts) -> Option<String> {
+fn post_engagement_sql(
+    sources: &Sources,
+    counts: Counts,
+    to: TimestampWithTimeZone,
+) -> Option<String> {
     let post = sources.get("post")?;
     let Some(id) = post.target.clone() else {
         raise(
@@ -138,14 +142,29 @@ fn post_engagement_sql(sources: &Sources, counts: Counts) -> Option<String> {
     let interactions = |name: &str| -> String {
         match (counts, sources.get(name)) {
             (Counts::Counters, _) => format!("SELECT post_id, c_{name} AS n FROM p"),
-            (Counts::Events, Some(s)) if s.target.is_some() => format!(
-                "SELECT d.g::bigint AS post_id, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} e
-                   WHERE {before} AND e.{t} IN (SELECT post_id FROM p)) d GROUP BY 1",
-                key = s.dedup_select("e"),
-                rel = s.rel,
-                before = s.time_before("e", "$4"),
-                t = s.target.as_deref().unwrap_or_default(),
-            ),
+            (Counts::Events, Some(s)) if s.target.is_some() => {
+                let raw = |filter: String| {
+                    format!(
+                        "SELECT d.g::bigint AS post_id, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} p2 JOIN p ON p.post_id = p2.{t}
+                           WHERE {filter}) d GROUP BY 1",
+                        key = s.dedup_select("p2"),
+                        rel = s.rel,
+                        t = s.target.as_deref().unwrap_or_default(),
+                    )
+                };
+                match crate::rollups::totals_watermark_sql(&s, to) {
+                    // Totals before the watermark, plus the raw rows since.
+                    Some(mark) => format!(
+                        "SELECT post_id, sum(n)::bigint AS n FROM (
+                            SELECT t.target AS post_id, t.events AS n FROM mking_analytics.rollup_target_totals t
+                             WHERE t.source_name = {name} AND t.target IN (SELECT post_id FROM p)
+                            UNION ALL {tail}) x GROUP BY post_id",
+                        name = pgrx::spi::quote_literal(&s.name),
+                        tail = raw(s.time_filter("p2", &mark, "$4")),
+                    ),
+                    None => raw(s.time_before("p2", "$4")),
+                }
+            }
             _ => "SELECT NULL::bigint AS post_id, 0::bigint AS n WHERE false".to_string(),
         }
     };
@@ -226,7 +245,7 @@ pub fn top_content(
     let counts = parse_counts(counts);
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
-    let Some(base) = post_engagement_sql(&sources, counts) else {
+    let Some(base) = post_engagement_sql(&sources, counts, call.to) else {
         return TableIterator::empty();
     };
     let (author, join) = author_join(&sources);
@@ -299,7 +318,7 @@ pub fn content_types(
     let counts = parse_counts(counts);
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
-    let Some(base) = post_engagement_sql(&sources, counts) else {
+    let Some(base) = post_engagement_sql(&sources, counts, call.to) else {
         return TableIterator::empty();
     };
     let sql = format!(

@@ -142,22 +142,53 @@ pub fn most_followed(
         ),
         _ => ("NULL::text".into(), String::new()),
     };
+    // Followers as of to_ts; `top` is (user_id, followers) for the leaders.
+    let top_sql = match crate::rollups::totals_watermark_sql(&f, call.to) {
+        // Totals before the watermark plus followers new since it. Candidates: the leaders by
+        // totals, as many more as users gained followers since, and those users: exact.
+        Some(mark) => format!(
+            "WITH tail AS (SELECT DISTINCT e.{user}::bigint AS a, e.{target}::bigint AS b FROM {rel} e
+                            WHERE e.{user} IS NOT NULL AND e.{target} IS NOT NULL AND {tail_filter}),
+                  tail_new AS (SELECT t.b, count(*) AS n FROM tail t
+                                WHERE NOT EXISTS (SELECT 1 FROM {rel} x WHERE x.{user} = t.a AND x.{target} = t.b AND {before_mark})
+                                GROUP BY t.b),
+                  cand AS (SELECT c.target AS b FROM (SELECT target FROM mking_analytics.rollup_target_totals
+                                                      WHERE source_name = {lit} ORDER BY actors DESC, target
+                                                      LIMIT {top} + (SELECT count(*) FROM tail_new)) c
+                           UNION SELECT b FROM tail_new)
+             SELECT c.b AS user_id,
+                    coalesce((SELECT t.actors FROM mking_analytics.rollup_target_totals t WHERE t.source_name = {lit} AND t.target = c.b), 0)
+                    + coalesce((SELECT n.n FROM tail_new n WHERE n.b = c.b), 0) AS followers
+               FROM cand c ORDER BY 2 DESC, 1 LIMIT {top}",
+            user = f.user,
+            rel = f.rel,
+            tail_filter = f.time_filter("e", &mark, "$4"),
+            before_mark = f.time_before("x", &mark),
+            lit = pgrx::spi::quote_literal(&f.name),
+        ),
+        None => format!(
+            "SELECT d.b AS user_id, count(DISTINCT d.a) AS followers
+               FROM (SELECT e.{user}::bigint AS a, e.{target}::bigint AS b FROM {rel} e
+                      WHERE e.{user} IS NOT NULL AND e.{target} IS NOT NULL AND {before}) d
+              GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {top}",
+            user = f.user,
+            rel = f.rel,
+            before = f.time_before("e", "$4"),
+        ),
+    };
     let sql = format!(
-        "WITH f AS (SELECT DISTINCT e.{user}::bigint AS a, e.{target}::bigint AS b, {abs} AS t
-                      FROM {rel} e WHERE e.{user} IS NOT NULL AND e.{target} IS NOT NULL AND {before}),
-              top AS (SELECT b AS user_id, count(DISTINCT a) AS followers,
-                             count(DISTINCT a) FILTER (WHERE t >= $3) AS new_followers
-                        FROM f GROUP BY b ORDER BY 2 DESC, 1 LIMIT {top})
+        "WITH top AS ({top_sql})
          SELECT top.user_id, {name_sql}, top.followers,
-                (SELECT count(DISTINCT b) FROM f WHERE f.a = top.user_id), top.new_followers,
+                (SELECT count(DISTINCT x.{target}) FROM {rel} x WHERE x.{user} = top.user_id AND {before_x}),
+                (SELECT count(DISTINCT x.{user}) FROM {rel} x WHERE x.{target} = top.user_id AND {range_x}),
                 CASE WHEN top.followers > {influencer} THEN 'influencer'
                      WHEN top.followers > {active} THEN 'active' ELSE 'regular' END
            FROM top {join}
           ORDER BY top.followers DESC, top.user_id",
         user = f.user,
-        abs = f.abs_time("e"),
         rel = f.rel,
-        before = f.time_before("e", "$4"),
+        before_x = f.time_before("x", "$4"),
+        range_x = f.time_filter("x", "$3", "$4"),
     );
     let rows: Vec<FollowedRow> = spi(
         Spi::connect(|client| {
