@@ -157,7 +157,7 @@ fn post_engagement_sql(
                     Some(mark) => format!(
                         "SELECT post_id, sum(n)::bigint AS n FROM (
                             SELECT t.target AS post_id, t.events AS n FROM mking_analytics.rollup_target_totals t
-                             WHERE t.source_name = {name} AND t.target IN (SELECT post_id FROM p)
+                              JOIN p ON p.post_id = t.target WHERE t.source_name = {name}
                             UNION ALL {tail}) x GROUP BY post_id",
                         name = pgrx::spi::quote_literal(&s.name),
                         tail = raw(s.time_filter("p2", &mark, "$4")),
@@ -251,11 +251,13 @@ pub fn top_content(
     let (author, join) = author_join(&sources);
     let sql = format!(
         "SELECT e.post_id, e.title, e.author_id, {author}, e.content_type, e.created_at,
-                e.likes, e.comments, e.shares, e.likes + e.comments + e.shares AS total,
-                (e.likes + 2 * e.comments + 3 * e.shares)::numeric(20,2) AS score
-           FROM ({base}) e {join}
-          ORDER BY total DESC, score DESC, e.post_id
-          LIMIT {top}"
+                e.likes, e.comments, e.shares, e.total, e.score
+           FROM (SELECT b.*, b.likes + b.comments + b.shares AS total,
+                        (b.likes + 2 * b.comments + 3 * b.shares)::numeric(20,2) AS score
+                   FROM ({base}) b
+                  ORDER BY total DESC, score DESC, b.post_id
+                  LIMIT {top}) e {join}
+          ORDER BY e.total DESC, e.score DESC, e.post_id"
     );
     let rows: Vec<TopRow> = spi(
         Spi::connect(|client| {
