@@ -27,3 +27,6 @@ test-integration: install  ## second-connection tests against a private cluster
 
 fmt:
 	cargo fmt --all
+
+bench:           ## benchmark: plain SQL vs the extension vs count(*), SCALE=session rows (default 1000000)
+	scripts/bench.sh $(SCALE)

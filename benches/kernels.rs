@@ -31,14 +31,30 @@ fn benches(c: &mut Criterion) {
     c.bench_function("rolling 30-day MAU over 180 days", |b| {
         b.iter(|| rolling_counts(black_box(&active), 30, 209, 30))
     });
-    let cohorts: Vec<(i32, RoaringTreemap)> =
-        (0..180).map(|d| (d, active.get(d).iter().filter(|u| u % 10 == 0).collect())).collect();
+    let cohorts: Vec<(i32, RoaringTreemap)> = (0..180)
+        .map(|d| (d, active.get(d).iter().filter(|u| u % 10 == 0).collect()))
+        .collect();
     c.bench_function("retention 180 daily cohorts x offsets 0..30 (on)", |b| {
-        b.iter(|| retention_matrix(black_box(&cohorts), &active, 30, RetentionMode::On, |i| i < 210))
+        b.iter(|| {
+            retention_matrix(black_box(&cohorts), &active, 30, RetentionMode::On, |i| {
+                i < 210
+            })
+        })
     });
-    c.bench_function("retention 180 daily cohorts x offsets 0..30 (on_or_after)", |b| {
-        b.iter(|| retention_matrix(black_box(&cohorts), &active, 30, RetentionMode::OnOrAfter, |i| i < 210))
-    });
+    c.bench_function(
+        "retention 180 daily cohorts x offsets 0..30 (on_or_after)",
+        |b| {
+            b.iter(|| {
+                retention_matrix(
+                    black_box(&cohorts),
+                    &active,
+                    30,
+                    RetentionMode::OnOrAfter,
+                    |i| i < 210,
+                )
+            })
+        },
+    );
     let signups = {
         let mut s = PeriodSets::new(0, 209);
         for d in 0..210 {
@@ -47,10 +63,18 @@ fn benches(c: &mut Criterion) {
         s
     };
     c.bench_function("lifecycle 180 days", |b| {
-        b.iter(|| (30..210).map(|d| lifecycle(black_box(&active), &signups, d)).count())
+        b.iter(|| {
+            (30..210)
+                .map(|d| lifecycle(black_box(&active), &signups, d))
+                .count()
+        })
     });
-    c.bench_function("stickiness 180 days", |b| b.iter(|| stickiness(black_box(&active), 30, 209)));
-    c.bench_function("user_key 1M ids", |b| b.iter(|| (0..1_000_000i64).map(user_key).sum::<u64>()));
+    c.bench_function("stickiness 180 days", |b| {
+        b.iter(|| stickiness(black_box(&active), 30, 209))
+    });
+    c.bench_function("user_key 1M ids", |b| {
+        b.iter(|| (0..1_000_000i64).map(user_key).sum::<u64>())
+    });
 }
 
 criterion_group!(kernel_benches, benches);
