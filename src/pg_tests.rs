@@ -442,6 +442,8 @@ mod tests {
             "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2030-01-01', 15, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2024-11-05', 15, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s', content_type, posts, avg_engagement_score), ',') FROM mking_analytics.content_types('2024-10-01', '2030-01-01', 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2025-01-01', 15, 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s', user_id, followers, following, new_followers), ',') FROM mking_analytics.most_followed('2024-10-01', '2025-01-01', 6, 4, 2, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s/%s', user_id, followers, following, new_followers, class), ',') FROM mking_analytics.most_followed('2024-10-01', '2030-01-01', 6, 4, 2, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s', user_id, followers, following, new_followers), ',') FROM mking_analytics.most_followed('2024-10-01', '2024-11-01', 6, 4, 2, 'UTC')",
         ] {

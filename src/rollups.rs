@@ -178,28 +178,106 @@ fn rollup_args(cal_tz: &str, p: &Plan) -> Vec<DatumWithOid<'static>> {
 /// Merges the rolled-up user sets of a plan into `sets`; `idx_sql` maps `$1`-local time to a
 /// period index.
 pub fn merge_sets(cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) {
+    // First the row versions only; the sets themselves come from the backend's cache, and only
+    // rows not seen in that version are fetched and decoded.
     let sql = format!(
-        "SELECT {idx_sql}, users FROM mking_analytics.rollup_hours h
+        "SELECT {idx_sql}, h.hour, h.xmin::text || h.ctid::text FROM mking_analytics.rollup_hours h
           WHERE h.source_name = $2 AND h.hour >= $3 AND h.hour < $4 AND h.hour <> ALL ($5::timestamptz[])"
     );
-    spi(
+    let rows: Vec<(i32, i64, String)> = spi(
         Spi::connect(|client| {
+            let mut out = Vec::new();
             for r in client.select(&sql, None, &rollup_args(cal_tz, p))? {
-                if let (Some(idx), Some(bytes)) = (r.get::<i32>(1)?, r.get::<Vec<u8>>(2)?) {
-                    match decode(&bytes) {
-                        Ok(set) => sets.merge(idx, &set),
-                        Err(e) => crate::errors::raise(
-                            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-                            format!("rollup \"{}\" is unreadable: {e}", p.rollup),
-                            "Rebuild it: SELECT mking_analytics.remove_change_capture(); SELECT mking_analytics.schedule();",
-                        ),
-                    }
+                if let (Some(idx), Some(h), Some(v)) =
+                    (r.get::<i32>(1)?, r.get::<Tstz>(2)?, r.get::<String>(3)?)
+                {
+                    out.push((idx, micros(h), v));
                 }
             }
-            Ok::<_, pgrx::spi::Error>(())
+            Ok::<_, pgrx::spi::Error>(out)
         }),
         "reading rollups",
-    )
+    );
+    SET_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let missing: Vec<Tstz> = rows
+            .iter()
+            .filter(|(_, h, v)| cache.get(&p.rollup, *h, v).is_none())
+            .map(|(_, h, _)| tstz(*h))
+            .collect();
+        if !missing.is_empty() {
+            spi(
+                Spi::connect(|client| {
+                    for r in client.select(
+                        "SELECT h.hour, h.xmin::text || h.ctid::text, h.users FROM mking_analytics.rollup_hours h
+                          WHERE h.source_name = $1 AND h.hour = ANY ($2::timestamptz[])",
+                        None,
+                        &[DatumWithOid::from(p.rollup.clone()), DatumWithOid::from(missing)],
+                    )? {
+                        if let (Some(h), Some(v), Some(bytes)) = (r.get::<Tstz>(1)?, r.get::<String>(2)?, r.get::<Vec<u8>>(3)?) {
+                            match decode(&bytes) {
+                                Ok(set) => cache.put(&p.rollup, micros(h), v, set, bytes.len()),
+                                Err(e) => crate::errors::raise(
+                                    PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                                    format!("rollup \"{}\" is unreadable: {e}", p.rollup),
+                                    "Rebuild it: SELECT mking_analytics.remove_change_capture(); SELECT mking_analytics.schedule();",
+                                ),
+                            }
+                        }
+                    }
+                    Ok::<_, pgrx::spi::Error>(())
+                }),
+                "reading rollups",
+            );
+        }
+        for (idx, h, v) in &rows {
+            match cache.get(&p.rollup, *h, v) {
+                Some(set) => sets.merge(*idx, set),
+                // Changed between the two reads (a concurrent refresh): the caller's snapshot
+                // decides, so read it again without the cache.
+                None => crate::errors::raise(
+                    PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                    format!("rollup \"{}\" changed while it was read", p.rollup),
+                    "Run the query again.",
+                ),
+            }
+        }
+    });
+}
+
+/// Decoded hourly sets of this backend, keyed by rollup and hour and valid for one row version
+/// (`xmin` + `ctid`): a changed row is a new version, so a stale entry is never used. Dashboards
+/// read the same hours many times (several panels, every refresh of a Grafana panel).
+struct SetCache {
+    entries: std::collections::HashMap<(String, i64), (String, RoaringTreemap)>,
+    bytes: usize,
+}
+
+/// Upper bound of the serialized size the cache holds per backend; past it, it starts over.
+const SET_CACHE_BYTES: usize = 128 << 20;
+
+impl SetCache {
+    fn get(&self, rollup: &str, hour: i64, version: &str) -> Option<&RoaringTreemap> {
+        match self.entries.get(&(rollup.to_string(), hour)) {
+            Some((v, set)) if v == version => Some(set),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, rollup: &str, hour: i64, version: String, set: RoaringTreemap, size: usize) {
+        if self.bytes + size > SET_CACHE_BYTES {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+        self.entries
+            .insert((rollup.to_string(), hour), (version, set));
+    }
+}
+
+thread_local! {
+    static SET_CACHE: std::cell::RefCell<SetCache> =
+        std::cell::RefCell::new(SetCache { entries: std::collections::HashMap::new(), bytes: 0 });
 }
 
 /// Adds the rolled-up event counts of a plan into `counts` (indexed from `first`).
@@ -898,28 +976,43 @@ fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tst
 }
 
 /// When the per-target totals of `source` answer a read up to `to` exactly: they are current
-/// (no hour before their watermark changed since the refresh) and `to` is at or after the
-/// watermark. Returns SQL for the watermark, to be read in the caller's (same) snapshot.
+/// (no hour before their watermark changed since the refresh) and either `to` is at or after
+/// the watermark, or no event of the source lies in `[to, watermark)`. Returns SQL for the
+/// watermark, to be read in the caller's (same) snapshot.
 pub fn totals_watermark_sql(source: &Source, to: Tstz) -> Option<String> {
     if !gucs::USE_ROLLUPS.get() || !TOTALS_SOURCES.contains(&source.name.as_str()) {
         return None;
     }
-    let ok = spi(
-        Spi::get_one_with_args::<bool>(
-            "SELECT coalesce((
-                SELECT st.through IS NOT NULL AND st.through <= $3
-                       AND NOT EXISTS (SELECT 1 FROM mking_analytics.rollup_changes c WHERE c.source_name = $1 AND c.hour < st.through)
-                  FROM mking_analytics.rollup_state st JOIN mking_analytics.sources s USING (source_name)
-                 WHERE st.source_name = $1 AND st.signature = mking_analytics.rollup_signature(s, $2)), false)",
-            &[DatumWithOid::from(source.name.clone()), DatumWithOid::from(gucs::source_timezone()), to.into()],
-        ),
-        "checking totals",
-    )
-    .unwrap_or(false);
-    ok.then(|| {
-        format!(
-            "(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})",
-            pgrx::spi::quote_literal(&source.name)
+    let through = optional_tstz(
+        "SELECT st.through FROM mking_analytics.rollup_state st JOIN mking_analytics.sources s USING (source_name)
+          WHERE st.source_name = $1 AND st.signature = mking_analytics.rollup_signature(s, $2) AND st.through IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM mking_analytics.rollup_changes c WHERE c.source_name = $1 AND c.hour < st.through)",
+        &[DatumWithOid::from(source.name.clone()), DatumWithOid::from(gucs::source_timezone())],
+    )?;
+    if micros(to) < micros(through) {
+        let later = spi(
+            Spi::get_one_with_args::<bool>(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {} e WHERE {})",
+                    source.rel,
+                    source.time_filter("e", "$3", "$4")
+                ),
+                &[
+                    DatumWithOid::from("UTC"),
+                    DatumWithOid::from(gucs::source_timezone()),
+                    to.into(),
+                    through.into(),
+                ],
+            ),
+            "checking for later events",
         )
-    })
+        .unwrap_or(true);
+        if later {
+            return None;
+        }
+    }
+    Some(format!(
+        "(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})",
+        pgrx::spi::quote_literal(&source.name)
+    ))
 }
