@@ -97,7 +97,9 @@ BEGIN
             LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
             BEGIN
                 IF TG_OP = 'TRUNCATE' THEN
-                    UPDATE mking_analytics.rollup_state SET through = NULL WHERE source_name = %L;
+                    -- The source and the combined activity rollup are rebuilt by the next refresh.
+                    UPDATE mking_analytics.rollup_state SET through = NULL WHERE source_name IN (%L, '*any');
+                    DELETE FROM mking_analytics.rollup_hours WHERE source_name = '*any';
                     DELETE FROM mking_analytics.rollup_hours WHERE source_name = %L;
                     DELETE FROM mking_analytics.rollup_target_totals WHERE source_name = %L;
                     RETURN NULL;

@@ -560,6 +560,21 @@ mod tests {
         // TRUNCATE drops the source's rollups until the next build.
         Spi::run("TRUNCATE likes").unwrap();
         assert_eq!(text(q), "0");
+        // ... and the combined activity rollup no longer counts the truncated likes.
+        let raw_truncated = answers_with_rollups(false);
+        assert_eq!(answers_with_rollups(true), raw_truncated);
+        Spi::run("SELECT * FROM mking_analytics.refresh_rollups()").unwrap();
+        assert_eq!(answers_with_rollups(true), raw_truncated);
+        // Disabling a source changes what "any" means: still exact, and refresh keeps working.
+        Spi::run(
+            "UPDATE mking_analytics.sources SET enabled = false WHERE source_name = 'comment'",
+        )
+        .unwrap();
+        let raw_disabled = answers_with_rollups(false);
+        assert_eq!(answers_with_rollups(true), raw_disabled);
+        Spi::run("SELECT * FROM mking_analytics.refresh_rollups()").unwrap();
+        Spi::run("SELECT * FROM mking_analytics.refresh_rollups()").unwrap();
+        assert_eq!(answers_with_rollups(true), raw_disabled);
     }
 
     #[pg_test]

@@ -19,6 +19,9 @@ type Tstz = TimestampWithTimeZone;
 
 const HOUR: i64 = 3_600_000_000;
 
+/// Beyond this many separate raw ranges a read falls back to the raw table alone.
+const MAX_RAW_RANGES: usize = 16;
+
 fn micros(t: Tstz) -> i64 {
     t.into_inner()
 }
@@ -155,6 +158,11 @@ fn plan_from(
     }
     if micros(rolled_hi) < micros(hi) {
         raw.push((rolled_hi, hi));
+    }
+    // Many scattered changed hours (a bulk load of old rows): one raw scan is cheaper than a
+    // query per range, until the next refresh folds them in.
+    if raw.len() > MAX_RAW_RANGES {
+        return None;
     }
     Some(Plan {
         rollup,
@@ -496,7 +504,12 @@ pub fn refresh_rollups() -> TableIterator<
                 pgrx::notice!("mking_analytics: building rollups of source \"{name}\"");
                 let before = source.time_before("e", "($3::timestamptz[])[1]");
                 let computed = compute_hours(&source, &before, DatumWithOid::from(vec![now_hour]));
-                store(&name, &[], Some((tstz(i64::MIN / 4), now_hour)), &computed);
+                store(
+                    &name,
+                    &[],
+                    Some((Tstz::negative_infinity(), now_hour)),
+                    &computed,
+                );
                 any_rebuild = true;
                 if name == "session" {
                     refresh_devices(&source, None, now_hour);
@@ -631,7 +644,7 @@ fn refresh_any(rebuild: bool, changed: &std::collections::BTreeSet<i64>) -> Opti
         store(
             ANY,
             &[],
-            Some((tstz(i64::MIN / 4), tstz(i64::MAX / 4))),
+            Some((Tstz::negative_infinity(), Tstz::positive_infinity())),
             &computed,
         );
     } else {
