@@ -167,6 +167,7 @@ BEGIN
     DELETE FROM mking_analytics.rollup_hours;
     DELETE FROM mking_analytics.rollup_device_hours;
     DELETE FROM mking_analytics.rollup_target_totals;
+    DELETE FROM mking_analytics.rollup_posts;
     DELETE FROM mking_analytics.rollup_state;
     DELETE FROM mking_analytics.rollup_changes;
 END $$;
@@ -222,3 +223,16 @@ CREATE TABLE rollup_device_hours (
 );
 COMMENT ON TABLE rollup_device_hours IS
     'Per UTC hour and device type of the session source: sessions (duplicates removed), exact user set, sums and counts of time spent and page views. Kept with the session source''s hourly rollup.';
+
+CREATE TABLE rollup_posts (
+    post_id      bigint PRIMARY KEY,
+    author_id    bigint,
+    content_type text,
+    created_at   timestamptz NOT NULL,
+    likes        bigint NOT NULL,
+    comments     bigint NOT NULL,
+    shares       bigint NOT NULL
+);
+CREATE INDEX rollup_posts_created_at_idx ON rollup_posts (created_at);
+COMMENT ON TABLE rollup_posts IS
+    'Posts published before the watermark with the likes, comments and shares they received before it (duplicates removed). Top content and content types read it plus the rows since the watermark.';

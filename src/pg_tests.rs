@@ -439,9 +439,10 @@ mod tests {
         }
         // Ranges ending after the rollups' watermark (now) can use the per-target totals.
         for q in [
-            "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2030-01-01', 15, 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s/%s/%s/%s', post_id, title, author, content_type, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2030-01-01', 15, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2024-11-05', 15, 'UTC')",
-            "SELECT string_agg(format('%s=%s/%s', content_type, posts, avg_engagement_score), ',') FROM mking_analytics.content_types('2024-10-01', '2030-01-01', 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s/%s/%s', content_type, posts, likes, comments, shares, avg_engagement_score), ',') FROM mking_analytics.content_types('2024-10-01', '2030-01-01', 'UTC')",
+            "SELECT string_agg(format('%s=%s/%s/%s/%s/%s', content_type, posts, likes, comments, shares, avg_engagement_score), ',') FROM mking_analytics.content_types('2024-11-02', '2030-01-01', 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s', post_id, likes, comments, shares), ',') FROM mking_analytics.top_content('2024-10-01', '2025-01-01', 15, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s', user_id, followers, following, new_followers), ',') FROM mking_analytics.most_followed('2024-10-01', '2025-01-01', 6, 4, 2, 'UTC')",
             "SELECT string_agg(format('%s=%s/%s/%s/%s', user_id, followers, following, new_followers, class), ',') FROM mking_analytics.most_followed('2024-10-01', '2030-01-01', 6, 4, 2, 'UTC')",
@@ -467,7 +468,7 @@ mod tests {
         // 30 users over 3 weeks around the US DST change, hour by hour with gaps.
         Spi::run(
             "INSERT INTO users SELECT g, 'u' || g, timestamp '2024-10-27' + g * interval '9 hours' FROM generate_series(1, 30) g;
-             INSERT INTO posts (id, user_id, created_at) SELECT g, 1 + g % 30, timestamp '2024-10-28' + g * interval '5 hours' FROM generate_series(1, 60) g;
+             INSERT INTO posts (id, user_id, title, content_type, created_at) SELECT g, 1 + g % 30, 'post ' || g, (ARRAY['text', 'image', NULL])[1 + g % 3], timestamp '2024-10-28' + g * interval '5 hours' FROM generate_series(1, 60) g;
              INSERT INTO likes (user_id, post_id, created_at)
                SELECT 1 + (g * 7) % 30, 1 + g % 60, timestamp '2024-10-28 03:00' + g * interval '47 minutes' FROM generate_series(1, 400) g;
              INSERT INTO likes (user_id, post_id, created_at) SELECT user_id, post_id, created_at FROM likes WHERE id % 10 = 0;  -- duplicates
@@ -502,11 +503,17 @@ mod tests {
             "true"
         );
         assert_eq!(text("SELECT string_agg(DISTINCT source_name, ',') FROM mking_analytics.rollup_target_totals"), "comment,follow,like");
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.rollup_posts"),
+            "60"
+        );
 
         // New rows in the current hour (after the watermark): read raw on top of the totals.
         Spi::run(
             "INSERT INTO likes (user_id, post_id, created_at) VALUES (3, 5, now() AT TIME ZONE 'UTC'), (4, 5, now() AT TIME ZONE 'UTC');
-             INSERT INTO follows (follower_id, following_id, created_at) VALUES (9, 6, now() AT TIME ZONE 'UTC'), (1, 6, now() AT TIME ZONE 'UTC'), (29, 1, now() AT TIME ZONE 'UTC');",
+             INSERT INTO follows (follower_id, following_id, created_at) VALUES (9, 6, now() AT TIME ZONE 'UTC'), (1, 6, now() AT TIME ZONE 'UTC'), (29, 1, now() AT TIME ZONE 'UTC');
+             INSERT INTO posts (id, user_id, title, content_type, created_at) VALUES (500, 2, 'fresh', 'video', now() AT TIME ZONE 'UTC');
+             INSERT INTO likes (user_id, post_id, created_at) SELECT g, 500, now() AT TIME ZONE 'UTC' FROM generate_series(1, 25) g;",
         )
         .unwrap();
         let raw_now = answers_with_rollups(false);

@@ -471,6 +471,8 @@ pub fn refresh_rollups() -> TableIterator<
     );
     let sources = Sources::load();
     let mut any_rebuild = false;
+    let mut posts_rebuild = false;
+    let mut posts_touched: Vec<i64> = Vec::new();
     let mut any_hours: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
     for (name, through) in state {
         if name == ANY {
@@ -514,7 +516,10 @@ pub fn refresh_rollups() -> TableIterator<
                 if name == "session" {
                     refresh_devices(&source, None, now_hour);
                 }
-                refresh_totals(&source, None, &[], now_hour);
+                refresh_totals(&source, None, now_hour);
+                if matches!(name.as_str(), "post" | "like" | "comment" | "share") {
+                    posts_rebuild = true;
+                }
                 ("built", computed, 0usize)
             }
             Some(t) => {
@@ -542,7 +547,16 @@ pub fn refresh_rollups() -> TableIterator<
                 if name == "session" {
                     refresh_devices(&source, Some(&hours), now_hour);
                 }
-                refresh_totals(&source, Some(&hours), &logged_targets, now_hour);
+                // Integer targets only: the sources with per-target totals, and posts.
+                let touched = if name == "post" || TOTALS_SOURCES.contains(&name.as_str()) {
+                    touched_targets(&source, &hours, &logged_targets)
+                } else {
+                    Vec::new()
+                };
+                refresh_totals(&source, Some(&touched), now_hour);
+                if matches!(name.as_str(), "post" | "like" | "comment" | "share") {
+                    posts_touched.extend(touched);
+                }
                 ("refreshed", computed, hours.len())
             }
         };
@@ -562,6 +576,13 @@ pub fn refresh_rollups() -> TableIterator<
             replaced
         };
         rows.push((name, status.into(), hours as i64, days.len() as i64, events));
+    }
+    if posts_rebuild {
+        refresh_posts(&sources, None, now_hour);
+    } else if !posts_touched.is_empty() {
+        posts_touched.sort_unstable();
+        posts_touched.dedup();
+        refresh_posts(&sources, Some(&posts_touched), now_hour);
     }
     if let Some(row) = refresh_any(any_rebuild, &any_hours) {
         rows.push(row);
@@ -901,9 +922,42 @@ fn refresh_devices(s: &Source, hours: Option<&[Tstz]>, until: Tstz) {
 /// Sources whose per-target totals are kept (their target is an integer post or user id).
 const TOTALS_SOURCES: [&str; 4] = ["comment", "follow", "like", "share"];
 
-/// Recomputes per-target totals (events and distinct actors before `until`) for the targets
-/// touched in `hours` or logged as removed/changed; every target when `hours` is None.
-fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tstz) {
+/// Integer targets with rows in `hours` now, plus those logged as removed or changed.
+fn touched_targets(s: &Source, hours: &[Tstz], logged: &[i64]) -> Vec<i64> {
+    let Some(target) = s.target.clone() else {
+        return Vec::new();
+    };
+    let found_sql = format!(
+        "SELECT array_agg(DISTINCT e.{target}::bigint) FROM {rel} e
+          WHERE e.{target} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest($3::timestamptz[]) AS x(h) WHERE {f})",
+        rel = s.rel,
+        f = s.time_filter("e", "x.h", "(x.h + interval '1 hour')"),
+    );
+    let mut affected: Vec<i64> = if hours.is_empty() {
+        Vec::new()
+    } else {
+        spi(
+            Spi::get_one_with_args::<Vec<i64>>(
+                &found_sql,
+                &[
+                    DatumWithOid::from("UTC"),
+                    DatumWithOid::from(gucs::source_timezone()),
+                    DatumWithOid::from(hours.to_vec()),
+                ],
+            ),
+            "finding touched targets",
+        )
+        .unwrap_or_default()
+    };
+    affected.extend_from_slice(logged);
+    affected.sort_unstable();
+    affected.dedup();
+    affected
+}
+
+/// Recomputes per-target totals (events and distinct actors before `until`) for `affected`
+/// targets, or for every target when `affected` is None.
+fn refresh_totals(s: &Source, affected: Option<&[i64]>, until: Tstz) {
     if !TOTALS_SOURCES.contains(&s.name.as_str()) {
         return;
     }
@@ -911,13 +965,6 @@ fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tst
         return;
     };
     let name = || DatumWithOid::from(s.name.clone());
-    let args = || {
-        [
-            name(),
-            DatumWithOid::from(gucs::source_timezone()),
-            DatumWithOid::from(vec![until]),
-        ]
-    };
     let totals_sql = |restrict: &str| {
         format!(
             "INSERT INTO mking_analytics.rollup_target_totals (source_name, target, events, actors)
@@ -929,7 +976,12 @@ fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tst
             before = s.time_before("e", "($3::timestamptz[])[1]"),
         )
     };
-    match hours {
+    let base = [
+        name(),
+        DatumWithOid::from(gucs::source_timezone()),
+        DatumWithOid::from(vec![until]),
+    ];
+    match affected {
         None => {
             spi(
                 Spi::run_with_args(
@@ -939,48 +991,24 @@ fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tst
                 "replacing totals",
             );
             spi(
-                Spi::run_with_args(&totals_sql(""), &args()),
+                Spi::run_with_args(&totals_sql(""), &base),
                 "computing totals",
             );
         }
-        Some(hours) => {
-            // Targets with rows in the recomputed hours now, plus those whose rows left them.
-            let found_sql = format!(
-                "SELECT array_agg(DISTINCT e.{target}::bigint) FROM {rel} e
-                  WHERE e.{target} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest($3::timestamptz[]) AS x(h) WHERE {f})",
-                rel = s.rel,
-                f = s.time_filter("e", "x.h", "(x.h + interval '1 hour')"),
-            );
-            let mut affected: Vec<i64> = spi(
-                Spi::get_one_with_args::<Vec<i64>>(
-                    &found_sql,
-                    &[
-                        DatumWithOid::from("UTC"),
-                        DatumWithOid::from(gucs::source_timezone()),
-                        DatumWithOid::from(hours.to_vec()),
-                    ],
-                ),
-                "finding touched targets",
-            )
-            .unwrap_or_default();
-            affected.extend_from_slice(logged);
-            affected.sort_unstable();
-            affected.dedup();
-            if affected.is_empty() {
-                return;
-            }
+        Some(affected) if affected.is_empty() => {}
+        Some(affected) => {
             spi(
                 Spi::run_with_args(
                     "DELETE FROM mking_analytics.rollup_target_totals WHERE source_name = $1 AND target = ANY ($2::bigint[])",
-                    &[name(), DatumWithOid::from(affected.clone())],
+                    &[name(), DatumWithOid::from(affected.to_vec())],
                 ),
                 "replacing totals",
             );
-            let [a, b, c] = args();
+            let [a, b, c] = base;
             spi(
                 Spi::run_with_args(
                     &totals_sql(&format!("AND e.{target}::bigint = ANY ($4::bigint[])")),
-                    &[a, b, c, DatumWithOid::from(affected)],
+                    &[a, b, c, DatumWithOid::from(affected.to_vec())],
                 ),
                 "computing totals",
             );
@@ -988,12 +1016,75 @@ fn refresh_totals(s: &Source, hours: Option<&[Tstz]>, logged: &[i64], until: Tst
     }
 }
 
-/// When the per-target totals of `source` answer a read up to `to` exactly: they are current
-/// (no hour before their watermark changed since the refresh) and either `to` is at or after
-/// the watermark, or no event of the source lies in `[to, watermark)`. Returns SQL for the
-/// watermark, to be read in the caller's (same) snapshot.
-pub fn totals_watermark_sql(source: &Source, to: Tstz) -> Option<String> {
-    if !gucs::USE_ROLLUPS.get() || !TOTALS_SOURCES.contains(&source.name.as_str()) {
+/// Recomputes the post-level rollup (posts published before `until` with their likes,
+/// comments and shares from the totals) for `affected` posts, or all when None.
+fn refresh_posts(sources: &Sources, affected: Option<&[i64]>, until: Tstz) {
+    let Some(post) = sources.get("post") else {
+        return;
+    };
+    let Some(id) = post.target.clone() else {
+        return;
+    };
+    let ctype = post
+        .column("content_type")
+        .map_or("NULL::text".to_string(), |c| format!("e.{c}::text"));
+    let restrict = if affected.is_some() {
+        format!("AND e.{id}::bigint = ANY ($4::bigint[])")
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "INSERT INTO mking_analytics.rollup_posts (post_id, author_id, content_type, created_at, likes, comments, shares)
+         SELECT p.post_id, p.author_id, p.content_type, p.created_at,
+                coalesce(l.events, 0), coalesce(c.events, 0), coalesce(s.events, 0)
+           FROM (SELECT DISTINCT ON (e.{id}) e.{id}::bigint AS post_id, e.{user}::bigint AS author_id,
+                        {ctype} AS content_type, {abs} AS created_at
+                   FROM {rel} e WHERE e.{id} IS NOT NULL AND {before} {restrict}
+                  ORDER BY e.{id}, {abs}) p
+           LEFT JOIN mking_analytics.rollup_target_totals l ON l.source_name = 'like' AND l.target = p.post_id
+           LEFT JOIN mking_analytics.rollup_target_totals c ON c.source_name = 'comment' AND c.target = p.post_id
+           LEFT JOIN mking_analytics.rollup_target_totals s ON s.source_name = 'share' AND s.target = p.post_id",
+        user = post.user,
+        abs = post.abs_time("e"),
+        rel = post.rel,
+        before = post.time_before("e", "($3::timestamptz[])[1]"),
+    );
+    let base = [
+        DatumWithOid::from("UTC"),
+        DatumWithOid::from(gucs::source_timezone()),
+        DatumWithOid::from(vec![until]),
+    ];
+    match affected {
+        None => {
+            spi(
+                Spi::run("DELETE FROM mking_analytics.rollup_posts"),
+                "replacing the post rollup",
+            );
+            spi(Spi::run_with_args(&sql, &base), "computing the post rollup");
+        }
+        Some(a) if a.is_empty() => {}
+        Some(a) => {
+            spi(
+                Spi::run_with_args(
+                    "DELETE FROM mking_analytics.rollup_posts WHERE post_id = ANY ($1::bigint[])",
+                    &[DatumWithOid::from(a.to_vec())],
+                ),
+                "replacing the post rollup",
+            );
+            let [x, y, z] = base;
+            spi(
+                Spi::run_with_args(&sql, &[x, y, z, DatumWithOid::from(a.to_vec())]),
+                "computing the post rollup",
+            );
+        }
+    }
+}
+
+/// The watermark of `source` when its rollups answer a read up to `to` exactly: no hour before
+/// the watermark changed since the refresh, and either `to` is at or after the watermark or no
+/// event of the source lies in `[to, watermark)`.
+fn current_watermark(source: &Source, to: Tstz) -> Option<Tstz> {
+    if !gucs::USE_ROLLUPS.get() {
         return None;
     }
     let through = optional_tstz(
@@ -1024,8 +1115,38 @@ pub fn totals_watermark_sql(source: &Source, to: Tstz) -> Option<String> {
             return None;
         }
     }
-    Some(format!(
+    Some(through)
+}
+
+fn watermark_sql(source: &Source) -> String {
+    format!(
         "(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})",
         pgrx::spi::quote_literal(&source.name)
-    ))
+    )
+}
+
+/// The post-level rollup answers reads up to `to` when the post source and the like, comment
+/// and share sources are all current with one common watermark. Returns SQL for it.
+pub fn posts_watermark_sql(sources: &Sources, to: Tstz) -> Option<(String, [Source; 3])> {
+    let post = sources.get("post")?;
+    let w = current_watermark(&post, to)?;
+    let mut parts = Vec::new();
+    for name in ["like", "comment", "share"] {
+        let s = sources.get(name)?;
+        if current_watermark(&s, to).map(micros) != Some(micros(w)) {
+            return None;
+        }
+        parts.push(s);
+    }
+    let parts: [Source; 3] = parts.try_into().ok()?;
+    Some((watermark_sql(&post), parts))
+}
+
+/// SQL for the watermark of `source`'s per-target totals when they answer a read up to `to`
+/// exactly (see `current_watermark`), read in the caller's (same) snapshot.
+pub fn totals_watermark_sql(source: &Source, to: Tstz) -> Option<String> {
+    if !TOTALS_SOURCES.contains(&source.name.as_str()) {
+        return None;
+    }
+    current_watermark(source, to).map(|_| watermark_sql(source))
 }

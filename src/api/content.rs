@@ -117,6 +117,11 @@ fn post_engagement_sql(
         post.column(role)
             .map_or(format!("NULL::{ty}"), |c| format!("e.{c}::{ty}"))
     };
+    if counts == Counts::Events {
+        if let Some(fast) = posts_rollup_sql(sources, &post, &id, to) {
+            return Some(fast);
+        }
+    }
     let base = format!(
         "SELECT DISTINCT ON (e.{id}) e.{id}::bigint AS post_id, e.{user}::bigint AS author_id, {title} AS title,
                 {ctype} AS content_type, {abs} AS created_at{counters}
@@ -177,6 +182,51 @@ fn post_engagement_sql(
         interactions("like"),
         interactions("comment"),
         interactions("share"),
+    ))
+}
+
+/// The post-level rollup's version of `post_engagement_sql`: posts published before the
+/// watermark from `rollup_posts`, later ones from the raw table, plus the likes, comments and
+/// shares since the watermark. Titles are left NULL (looked up for the rows shown only).
+fn posts_rollup_sql(
+    sources: &Sources,
+    post: &crate::sources::Source,
+    id: &str,
+    to: TimestampWithTimeZone,
+) -> Option<String> {
+    let (mark, parts) = crate::rollups::posts_watermark_sql(sources, to)?;
+    let ctype = post
+        .column("content_type")
+        .map_or("NULL::text".to_string(), |c| format!("e.{c}::text"));
+    let since = |s: &crate::sources::Source| {
+        format!(
+            "SELECT d.g::bigint AS post_id, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} e WHERE {filter}) d GROUP BY 1",
+            key = s.dedup_select("e"),
+            rel = s.rel,
+            filter = s.time_filter("e", &format!("(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})", pgrx::spi::quote_literal(&s.name)), "$4"),
+        )
+    };
+    Some(format!(
+        "WITH tail_posts AS (
+              SELECT DISTINCT ON (e.{id}) e.{id}::bigint AS post_id, e.{user}::bigint AS author_id, {ctype} AS content_type, {abs} AS created_at
+                FROM {rel} e WHERE e.{id} IS NOT NULL AND {tail_filter}
+               ORDER BY e.{id}, {abs}),
+              allp AS (
+              SELECT r.post_id, r.author_id, r.content_type, r.created_at, r.likes, r.comments, r.shares
+                FROM mking_analytics.rollup_posts r WHERE r.created_at >= $3 AND r.created_at < $4
+              UNION ALL
+              SELECT t.post_id, t.author_id, t.content_type, t.created_at, 0, 0, 0 FROM tail_posts t),
+              l AS ({}), c AS ({}), s AS ({})
+         SELECT a.post_id, a.author_id, NULL::text AS title, a.content_type, a.created_at,
+                a.likes + coalesce(l.n, 0) AS likes, a.comments + coalesce(c.n, 0) AS comments, a.shares + coalesce(s.n, 0) AS shares
+           FROM allp a LEFT JOIN l USING (post_id) LEFT JOIN c USING (post_id) LEFT JOIN s USING (post_id)",
+        since(&parts[0]),
+        since(&parts[1]),
+        since(&parts[2]),
+        user = post.user,
+        abs = post.abs_time("e"),
+        rel = post.rel,
+        tail_filter = post.time_filter("e", &format!("greatest($3, {mark})"), "$4"),
     ))
 }
 
@@ -249,8 +299,18 @@ pub fn top_content(
         return TableIterator::empty();
     };
     let (author, join) = author_join(&sources);
+    let title_lookup = match sources.get("post") {
+        Some(p) => match (p.target.as_deref(), p.column("title")) {
+            (Some(id), Some(t)) => format!(
+                "(SELECT x.{t}::text FROM {} x WHERE x.{id} = e.post_id LIMIT 1)",
+                p.rel
+            ),
+            _ => "NULL::text".to_string(),
+        },
+        None => "NULL::text".to_string(),
+    };
     let sql = format!(
-        "SELECT e.post_id, e.title, e.author_id, {author}, e.content_type, e.created_at,
+        "SELECT e.post_id, coalesce(e.title, {title_lookup}), e.author_id, {author}, e.content_type, e.created_at,
                 e.likes, e.comments, e.shares, e.total, e.score
            FROM (SELECT b.*, b.likes + b.comments + b.shares AS total,
                         (b.likes + 2 * b.comments + 3 * b.shares)::numeric(20,2) AS score
