@@ -191,7 +191,9 @@ fn connect_retrying(cfg: &Config, what: &str) -> Client {
             Err(e) => {
                 let starting = matches!(sqlstate(&e).as_deref(), Some("57P03"))
                     || err_text(&e).contains("Connection refused")
-                    || err_text(&e).contains("No such file");
+                    || err_text(&e).contains("No such file")
+                    || err_text(&e).contains("connection closed")
+                    || matches!(sqlstate(&e).as_deref(), Some("57P01") | Some("57P02"));
                 if !starting || std::time::Instant::now() > deadline {
                     panic!("connect to {what}: {}", err_text(&e));
                 }
