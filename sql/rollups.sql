@@ -100,6 +100,7 @@ BEGIN
                     -- The source and the combined activity rollup are rebuilt by the next refresh.
                     UPDATE mking_analytics.rollup_state SET through = NULL WHERE source_name IN (%L, '*any');
                     DELETE FROM mking_analytics.rollup_hours WHERE source_name = '*any';
+                    DELETE FROM mking_analytics.rollup_days WHERE source_name IN (%L, '*any');
                     DELETE FROM mking_analytics.rollup_hours WHERE source_name = %L;
                     DELETE FROM mking_analytics.rollup_target_totals WHERE source_name = %L;
                     RETURN NULL;
@@ -115,7 +116,7 @@ BEGIN
                 RETURN NULL;
             END $body$
         $f$,
-            fn, s.source_name, s.source_name, s.source_name, s.source_name, abs_expr, s.time_column, s.source_name, abs_expr, old_target, s.time_column);
+            fn, s.source_name, s.source_name, s.source_name, s.source_name, s.source_name, abs_expr, s.time_column, s.source_name, abs_expr, old_target, s.time_column);
         -- Generated functions join the extension, so DROP EXTENSION removes them and their triggers.
         IF NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = to_regprocedure(fn || '()')
@@ -168,6 +169,7 @@ BEGIN
     DELETE FROM mking_analytics.rollup_device_hours;
     DELETE FROM mking_analytics.rollup_target_totals;
     DELETE FROM mking_analytics.rollup_posts;
+    DELETE FROM mking_analytics.rollup_days;
     DELETE FROM mking_analytics.rollup_state;
     DELETE FROM mking_analytics.rollup_changes;
 END $$;
@@ -236,3 +238,14 @@ CREATE TABLE rollup_posts (
 CREATE INDEX rollup_posts_created_at_idx ON rollup_posts (created_at);
 COMMENT ON TABLE rollup_posts IS
     'Posts published before the watermark with the likes, comments and shares they received before it (duplicates removed). Top content and content types read it plus the rows since the watermark.';
+
+CREATE TABLE rollup_days (
+    source_name text NOT NULL,
+    day         timestamptz NOT NULL,
+    zone        text NOT NULL,
+    users       bytea NOT NULL,
+    events      bigint NOT NULL,
+    PRIMARY KEY (source_name, day)
+);
+COMMENT ON TABLE rollup_days IS
+    'Whole days of the owners'' zone (the refreshing session''s TimeZone, in zone): union of the day''s hourly sets and sum of its events. Reads in that zone use a day row instead of its 24 hours when none of them changed.';

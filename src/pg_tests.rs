@@ -507,6 +507,11 @@ mod tests {
             text("SELECT count(*)::text FROM mking_analytics.rollup_posts"),
             "60"
         );
+        // Whole UTC days (this session's zone) are kept as day rows too.
+        assert_eq!(
+            text("SELECT (count(*) > 10)::text FROM mking_analytics.rollup_days WHERE source_name = '*any' AND zone = 'UTC'"),
+            "true"
+        );
 
         // New rows in the current hour (after the watermark): read raw on top of the totals.
         Spi::run(

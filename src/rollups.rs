@@ -173,33 +173,75 @@ fn plan_from(
     })
 }
 
-fn rollup_args(cal_tz: &str, p: &Plan) -> Vec<DatumWithOid<'static>> {
+fn rollup_args(cal_tz: &str, p: &Plan, days: &[Tstz]) -> Vec<DatumWithOid<'static>> {
     vec![
         DatumWithOid::from(cal_tz.to_string()),
         DatumWithOid::from(p.rollup.clone()),
         p.lo.into(),
         p.rolled_hi.into(),
         DatumWithOid::from(p.dirty.clone()),
+        DatumWithOid::from(days.to_vec()),
     ]
 }
 
-/// Merges the rolled-up user sets of a plan into `sets`; `idx_sql` maps `$1`-local time to a
-/// period index.
+/// Day rows (of the report zone) that can stand for their 24 hours in this plan: inside the
+/// rolled range and with no changed hour.
+fn usable_days(cal_tz: &str, p: &Plan) -> Vec<Tstz> {
+    let rows: Vec<(Tstz, Tstz)> = spi(
+        Spi::connect(|client| {
+            let mut out = Vec::new();
+            for r in client.select(
+                "SELECT day, ((day AT TIME ZONE $1) + interval '1 day') AT TIME ZONE $1 FROM mking_analytics.rollup_days
+                  WHERE source_name = $2 AND zone = $1 AND day >= $3 AND day < $4",
+                None,
+                &[DatumWithOid::from(cal_tz.to_string()), DatumWithOid::from(p.rollup.clone()), p.lo.into(), p.rolled_hi.into()],
+            )? {
+                if let (Some(a), Some(b)) = (r.get::<Tstz>(1)?, r.get::<Tstz>(2)?) {
+                    out.push((a, b));
+                }
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "reading day rollups",
+    );
+    rows.into_iter()
+        .filter(|(a, b)| {
+            micros(*b) <= micros(p.rolled_hi)
+                && !p
+                    .dirty
+                    .iter()
+                    .any(|h| micros(*h) >= micros(*a) && micros(*h) < micros(*b))
+        })
+        .map(|(a, _)| a)
+        .collect()
+}
+
+/// Merges the rolled-up user sets of a plan into `sets`; `idx_sql` maps `$1`-local time of
+/// `h.hour` to a period index. Whole unchanged days come from day rows, the rest from hours.
 pub fn merge_sets(cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) {
+    let days = usable_days(cal_tz, p);
     // First the row versions only; the sets themselves come from the backend's cache, and only
     // rows not seen in that version are fetched and decoded.
     let sql = format!(
-        "SELECT {idx_sql}, h.hour, h.xmin::text || h.ctid::text FROM mking_analytics.rollup_hours h
-          WHERE h.source_name = $2 AND h.hour >= $3 AND h.hour < $4 AND h.hour <> ALL ($5::timestamptz[])"
+        "SELECT {idx_sql}, h.day_row, h.hour, h.v FROM (
+            SELECT true AS day_row, d.day AS hour, d.xmin::text || d.ctid::text AS v FROM mking_analytics.rollup_days d
+             WHERE d.source_name = $2 AND d.day = ANY ($6::timestamptz[])
+            UNION ALL
+            SELECT false, r.hour, r.xmin::text || r.ctid::text FROM mking_analytics.rollup_hours r
+             WHERE r.source_name = $2 AND r.hour >= $3 AND r.hour < $4 AND r.hour <> ALL ($5::timestamptz[])
+               AND date_trunc('day', r.hour, $1) <> ALL ($6::timestamptz[])) h"
     );
-    let rows: Vec<(i32, i64, String)> = spi(
+    let rows: Vec<(i32, bool, i64, String)> = spi(
         Spi::connect(|client| {
             let mut out = Vec::new();
-            for r in client.select(&sql, None, &rollup_args(cal_tz, p))? {
-                if let (Some(idx), Some(h), Some(v)) =
-                    (r.get::<i32>(1)?, r.get::<Tstz>(2)?, r.get::<String>(3)?)
-                {
-                    out.push((idx, micros(h), v));
+            for r in client.select(&sql, None, &rollup_args(cal_tz, p, &days))? {
+                if let (Some(idx), Some(d), Some(h), Some(v)) = (
+                    r.get::<i32>(1)?,
+                    r.get::<bool>(2)?,
+                    r.get::<Tstz>(3)?,
+                    r.get::<String>(4)?,
+                ) {
+                    out.push((idx, d, micros(h), v));
                 }
             }
             Ok::<_, pgrx::spi::Error>(out)
@@ -208,23 +250,26 @@ pub fn merge_sets(cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) 
     );
     SET_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let missing: Vec<Tstz> = rows
-            .iter()
-            .filter(|(_, h, v)| cache.get(&p.rollup, *h, v).is_none())
-            .map(|(_, h, _)| tstz(*h))
-            .collect();
-        if !missing.is_empty() {
+        for day_rows in [true, false] {
+            let missing: Vec<Tstz> = rows
+                .iter()
+                .filter(|(_, d, h, v)| *d == day_rows && cache.get(&p.rollup, *d, *h, v).is_none())
+                .map(|(_, _, h, _)| tstz(*h))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let fetch = if day_rows {
+                "SELECT day, xmin::text || ctid::text, users FROM mking_analytics.rollup_days WHERE source_name = $1 AND day = ANY ($2::timestamptz[])"
+            } else {
+                "SELECT hour, xmin::text || ctid::text, users FROM mking_analytics.rollup_hours WHERE source_name = $1 AND hour = ANY ($2::timestamptz[])"
+            };
             spi(
                 Spi::connect(|client| {
-                    for r in client.select(
-                        "SELECT h.hour, h.xmin::text || h.ctid::text, h.users FROM mking_analytics.rollup_hours h
-                          WHERE h.source_name = $1 AND h.hour = ANY ($2::timestamptz[])",
-                        None,
-                        &[DatumWithOid::from(p.rollup.clone()), DatumWithOid::from(missing)],
-                    )? {
+                    for r in client.select(fetch, None, &[DatumWithOid::from(p.rollup.clone()), DatumWithOid::from(missing)])? {
                         if let (Some(h), Some(v), Some(bytes)) = (r.get::<Tstz>(1)?, r.get::<String>(2)?, r.get::<Vec<u8>>(3)?) {
                             match decode(&bytes) {
-                                Ok(set) => cache.put(&p.rollup, micros(h), v, set, bytes.len()),
+                                Ok(set) => cache.put(&p.rollup, day_rows, micros(h), v, set, bytes.len()),
                                 Err(e) => crate::errors::raise(
                                     PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                                     format!("rollup \"{}\" is unreadable: {e}", p.rollup),
@@ -238,11 +283,10 @@ pub fn merge_sets(cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) 
                 "reading rollups",
             );
         }
-        for (idx, h, v) in &rows {
-            match cache.get(&p.rollup, *h, v) {
+        for (idx, d, h, v) in &rows {
+            match cache.get(&p.rollup, *d, *h, v) {
                 Some(set) => sets.merge(*idx, set),
-                // Changed between the two reads (a concurrent refresh): the caller's snapshot
-                // decides, so read it again without the cache.
+                // Changed between the two reads (only possible outside a read-only snapshot).
                 None => crate::errors::raise(
                     PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                     format!("rollup \"{}\" changed while it was read", p.rollup),
@@ -257,7 +301,7 @@ pub fn merge_sets(cal_tz: &str, idx_sql: &str, p: &Plan, sets: &mut PeriodSets) 
 /// (`xmin` + `ctid`): a changed row is a new version, so a stale entry is never used. Dashboards
 /// read the same hours many times (several panels, every refresh of a Grafana panel).
 struct SetCache {
-    entries: std::collections::HashMap<(String, i64), (String, RoaringTreemap)>,
+    entries: std::collections::HashMap<(String, bool, i64), (String, RoaringTreemap)>,
     bytes: usize,
 }
 
@@ -265,21 +309,29 @@ struct SetCache {
 const SET_CACHE_BYTES: usize = 128 << 20;
 
 impl SetCache {
-    fn get(&self, rollup: &str, hour: i64, version: &str) -> Option<&RoaringTreemap> {
-        match self.entries.get(&(rollup.to_string(), hour)) {
+    fn get(&self, rollup: &str, day_row: bool, at: i64, version: &str) -> Option<&RoaringTreemap> {
+        match self.entries.get(&(rollup.to_string(), day_row, at)) {
             Some((v, set)) if v == version => Some(set),
             _ => None,
         }
     }
 
-    fn put(&mut self, rollup: &str, hour: i64, version: String, set: RoaringTreemap, size: usize) {
+    fn put(
+        &mut self,
+        rollup: &str,
+        day_row: bool,
+        at: i64,
+        version: String,
+        set: RoaringTreemap,
+        size: usize,
+    ) {
         if self.bytes + size > SET_CACHE_BYTES {
             self.entries.clear();
             self.bytes = 0;
         }
         self.bytes += size;
         self.entries
-            .insert((rollup.to_string(), hour), (version, set));
+            .insert((rollup.to_string(), day_row, at), (version, set));
     }
 }
 
@@ -290,14 +342,20 @@ thread_local! {
 
 /// Adds the rolled-up event counts of a plan into `counts` (indexed from `first`).
 pub fn merge_counts(cal_tz: &str, idx_sql: &str, p: &Plan, first: i32, counts: &mut [i64]) {
+    let days = usable_days(cal_tz, p);
     let sql = format!(
-        "SELECT {idx_sql}, sum(events)::bigint FROM mking_analytics.rollup_hours h
-          WHERE h.source_name = $2 AND h.hour >= $3 AND h.hour < $4 AND h.hour <> ALL ($5::timestamptz[])
+        "SELECT {idx_sql}, sum(h.events)::bigint FROM (
+            SELECT d.day AS hour, d.events FROM mking_analytics.rollup_days d
+             WHERE d.source_name = $2 AND d.day = ANY ($6::timestamptz[])
+            UNION ALL
+            SELECT r.hour, r.events FROM mking_analytics.rollup_hours r
+             WHERE r.source_name = $2 AND r.hour >= $3 AND r.hour < $4 AND r.hour <> ALL ($5::timestamptz[])
+               AND date_trunc('day', r.hour, $1) <> ALL ($6::timestamptz[])) h
           GROUP BY 1"
     );
     spi(
         Spi::connect(|client| {
-            for r in client.select(&sql, None, &rollup_args(cal_tz, p))? {
+            for r in client.select(&sql, None, &rollup_args(cal_tz, p, &days))? {
                 if let (Some(idx), Some(n)) = (r.get::<i32>(1)?, r.get::<i64>(2)?) {
                     let off = idx as i64 - first as i64;
                     if off >= 0 && (off as usize) < counts.len() {
@@ -362,6 +420,7 @@ fn store(
     replace_hours: &[Tstz],
     range: Option<(Tstz, Tstz)>,
     computed: &BTreeMap<i64, (RoaringTreemap, i64)>,
+    through: Tstz,
 ) {
     let name = || DatumWithOid::from(name.to_string());
     spi(
@@ -387,9 +446,38 @@ fn store(
         Spi::run_with_args(
             "INSERT INTO mking_analytics.rollup_hours (source_name, hour, users, events)
              SELECT $1, h, u, n FROM unnest($2::timestamptz[], $3::bytea[], $4::bigint[]) AS x(h, u, n)",
-            &[name(), DatumWithOid::from(hours), DatumWithOid::from(users), DatumWithOid::from(events)],
+            &[name(), DatumWithOid::from(hours.clone()), DatumWithOid::from(users), DatumWithOid::from(events)],
         ),
         "storing rollups",
+    );
+    // Whole days of the owners' zone (this session's TimeZone) touched by these hours.
+    let mut touched: Vec<Tstz> = replace_hours.to_vec();
+    touched.extend(hours);
+    let all = range.is_some();
+    spi(
+        Spi::run_with_args(
+            "WITH days AS (SELECT DISTINCT date_trunc('day', h, current_setting('TimeZone')) AS d FROM unnest($2::timestamptz[]) h)
+             DELETE FROM mking_analytics.rollup_days WHERE source_name = $1 AND ($3 OR day IN (SELECT d FROM days)
+                                                                                  OR zone <> current_setting('TimeZone'))",
+            &[name(), DatumWithOid::from(touched.clone()), DatumWithOid::from(all)],
+        ),
+        "replacing day rollups",
+    );
+    spi(
+        Spi::run_with_args(
+            "WITH days AS (SELECT DISTINCT date_trunc('day', h, current_setting('TimeZone')) AS d FROM unnest($2::timestamptz[]) h)
+             INSERT INTO mking_analytics.rollup_days (source_name, day, zone, users, events)
+             SELECT $1, x.d, current_setting('TimeZone'), mking_analytics.user_set_union(x.users), sum(x.events)
+               FROM (SELECT date_trunc('day', h.hour, current_setting('TimeZone')) AS d, h.users, h.events
+                       FROM mking_analytics.rollup_hours h
+                      WHERE h.source_name = $1
+                        AND ($3 OR date_trunc('day', h.hour, current_setting('TimeZone')) IN (SELECT d FROM days))) x
+              WHERE ((x.d AT TIME ZONE current_setting('TimeZone')) + interval '1 day') AT TIME ZONE current_setting('TimeZone') <= $4
+                AND NOT EXISTS (SELECT 1 FROM mking_analytics.rollup_days r WHERE r.source_name = $1 AND r.day = x.d)
+              GROUP BY x.d",
+            &[name(), DatumWithOid::from(touched), DatumWithOid::from(all), through.into()],
+        ),
+        "storing day rollups",
     );
 }
 
@@ -511,6 +599,7 @@ pub fn refresh_rollups() -> TableIterator<
                     &[],
                     Some((Tstz::negative_infinity(), now_hour)),
                     &computed,
+                    now_hour,
                 );
                 any_rebuild = true;
                 if name == "session" {
@@ -542,7 +631,7 @@ pub fn refresh_rollups() -> TableIterator<
                     source.time_filter("e", "x.h", "(x.h + interval '1 hour')")
                 );
                 let computed = compute_hours(&source, &filter, DatumWithOid::from(hours.clone()));
-                store(&name, &hours, None, &computed);
+                store(&name, &hours, None, &computed, now_hour);
                 any_hours.extend(hours.iter().map(|h| micros(*h)));
                 if name == "session" {
                     refresh_devices(&source, Some(&hours), now_hour);
@@ -667,9 +756,10 @@ fn refresh_any(rebuild: bool, changed: &std::collections::BTreeSet<i64>) -> Opti
             &[],
             Some((Tstz::negative_infinity(), Tstz::positive_infinity())),
             &computed,
+            through,
         );
     } else {
-        store(ANY, &hours, None, &computed);
+        store(ANY, &hours, None, &computed, through);
     }
     spi(
         Spi::run_with_args(
