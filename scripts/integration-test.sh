@@ -47,8 +47,11 @@ cleanup() {
   if [ "$started" -eq 1 ]; then
     as_pg "$bindir/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1
   fi
+  if [ -f "$logfile" ] && [ -d "$here/pgrx-tests/target/tmp" ]; then
+    cp "$logfile" "$here/pgrx-tests/target/tmp/server-last.log"
+  fi
   if [ "$rc" -ne 0 ] && [ -f "$logfile" ]; then
-    echo "---- last lines of the server log ($logfile) ----" >&2
+    echo "---- last lines of the server log (whole log: pgrx-tests/target/tmp/server-last.log) ----" >&2
     tail -n 40 "$logfile" >&2
   fi
   if [ "${IT_KEEP:-0}" = "1" ]; then
