@@ -140,6 +140,14 @@ cmd_start() {
     die "CREATE EXTENSION mking_analytics failed (see the error above and $LOGFILE)"
   step_end
 
+  # Change capture + the pg_cron refresh job, then build the rollups now rather than in a minute.
+  step_begin "schedule() and build the rollups"
+  psql_demo "$DB" -q -c "SET client_min_messages = warning;" \
+                  -c "SELECT job_name, job_schedule FROM mking_analytics.schedule();" \
+                  -c "SELECT source_name, status, hours_processed FROM mking_analytics.refresh_rollups();" >/dev/null ||
+    die "scheduling or building the rollups failed (see the error above and $LOGFILE)"
+  step_end
+
   step_begin "summary (examples/demo/summary.sql)"
   psql_demo "$DB" -f "$EXAMPLES/summary.sql" || die "examples/demo/summary.sql failed"
   step_end

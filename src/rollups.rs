@@ -191,8 +191,12 @@ fn usable_days(cal_tz: &str, p: &Plan) -> Vec<Tstz> {
         Spi::connect(|client| {
             let mut out = Vec::new();
             for r in client.select(
+                // A day row serves any zone whose day is the same interval (UTC = Etc/UTC, ...).
                 "SELECT day, ((day AT TIME ZONE $1) + interval '1 day') AT TIME ZONE $1 FROM mking_analytics.rollup_days
-                  WHERE source_name = $2 AND zone = $1 AND day >= $3 AND day < $4",
+                  WHERE source_name = $2 AND day >= $3 AND day < $4
+                    AND date_trunc('day', day, $1) = day
+                    AND ((day AT TIME ZONE zone) + interval '1 day') AT TIME ZONE zone
+                        = ((day AT TIME ZONE $1) + interval '1 day') AT TIME ZONE $1",
                 None,
                 &[DatumWithOid::from(cal_tz.to_string()), DatumWithOid::from(p.rollup.clone()), p.lo.into(), p.rolled_hi.into()],
             )? {
