@@ -74,6 +74,22 @@ impl Source {
         }
     }
 
+    /// Whether the user column alone is unique in the relation (a primary key or unique index),
+    /// so each user has at most one row.
+    pub fn user_is_unique(&self) -> bool {
+        spi(
+            Spi::get_one_with_args::<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
+                                    ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                                 WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnatts = 1
+                                   AND i.indpred IS NULL AND quote_ident(a.attname) = $2)",
+                &[pgrx::datum::DatumWithOid::from(self.rel.clone()), pgrx::datum::DatumWithOid::from(self.user.clone())],
+            ),
+            "checking the user key",
+        )
+        .unwrap_or(false)
+    }
+
     /// `SELECT DISTINCT` list of the duplicate key (user, target, time) as columns `u, g, t`:
     /// equal keys are one event.
     pub fn dedup_select(&self, alias: &str) -> String {

@@ -133,6 +133,16 @@ fn retention_cells(
         (lo..=hi).map(|i| (i, RoaringTreemap::new())).collect();
     let found = match a.cohort {
         CohortKind::Signup => match sources.get("signup") {
+            // A range of whole periods over a signup table keyed by user: each cohort is exactly
+            // the period's signup set, which the rollups hold.
+            Some(s)
+                if span.start(lo).into_inner() == call.from.into_inner()
+                    && span.start(hi + 1).into_inner() == call.to.into_inner()
+                    && s.user_is_unique() =>
+            {
+                let sets = span.active_sets(std::slice::from_ref(&s));
+                (lo..=hi).map(|i| (i, sets.get(i).clone())).collect()
+            }
             Some(s) => span.signup_cohorts(&s, call.from, call.to),
             None => Vec::new(),
         },
