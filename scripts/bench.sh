@@ -21,6 +21,8 @@
 #   BENCH_ROLLUPS=0         do not call refresh_rollups() (functions then read the raw tables)
 #   BENCH_RAW=1             also time every extension query with mking_analytics.use_rollups = off
 #   BENCH_KEEP=1            leave the cluster running at the end (default: stop it)
+#   BENCH_ONLY=capture      only the change-capture measurements (bench/capture.sh; CAPTURE_* knobs there)
+#   BENCH_CAPTURE=0         skip the change-capture measurements
 #   BENCH_PORT              port to start on (default: first free from 55600)
 #   PG_CONFIG               default /usr/bin/pg_config
 set -euo pipefail
@@ -408,6 +410,7 @@ fmt_ms() { # fmt_ms MEDIAN RUNS
 }
 
 # ---- the run -------------------------------------------------------------------------------
+if [ "${BENCH_ONLY:-}" != capture ]; then   # BENCH_ONLY=capture: only the change-capture block below
 END_TS="2026-07-01"
 declare -A FROM_TS=([30]="2026-06-01" [180]="2026-01-02")
 T_RUN=$(date +%s)
@@ -494,3 +497,24 @@ checked r "$(extension retention "$F" "$END_TS")"; read -r RE REN <<<"$r"
 } | tee -a "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 say "results written to ${RESULTS#$REPO/}"
+fi   # BENCH_ONLY
+
+# ---- change capture: insert overhead and refresh under concurrent inserts (bench/capture.sh) ----
+# In a scratch file copy of $DB (dropped at the end; the benchmark data stays as generated):
+# single-row and bulk inserts with capture off/on, and refresh_rollups() every few seconds while
+# pgbench inserts, with lag probes and a rollups-vs-raw check. About 3 minutes. Appended to the
+# results file; with BENCH_ONLY=capture written to bench/results-<SCALE>-capture.txt.
+# BENCH_CAPTURE=0 skips it.
+if [ "${BENCH_CAPTURE:-1}" = 1 ]; then
+  if [ "$ROLLUPS" = 0 ]; then
+    say "change capture: this build has no refresh_rollups(), skipped"
+  else
+    say "change capture: insert overhead and refresh throughput (bench/capture.sh)"
+    CAP_OUT="$RESULTS"; [ "${BENCH_ONLY:-}" = capture ] && { CAP_OUT="$REPO/bench/results-$SCALE-capture.txt"; : >"$CAP_OUT"; }
+    BINDIR="$BINDIR" SOCKDIR="$SOCKDIR" PORT="$(current_port)" SRC_DB="$DB" \
+      CAP_BUILD="mking_analytics.so of $(date -u -r "$SO_SNAP" '+%Y-%m-%d %H:%M UTC') (md5 $(md5sum "$SO_SNAP" | cut -c1-12))" bash "$REPO/bench/capture.sh" >"$CAP_OUT.cap.tmp" ||
+      { cat "$CAP_OUT.cap.tmp" >&2; rm -f "$CAP_OUT.cap.tmp"; die "bench/capture.sh failed"; }
+    tee -a "$CAP_OUT" <"$CAP_OUT.cap.tmp"; rm -f "$CAP_OUT.cap.tmp"
+    say "change-capture results appended to ${CAP_OUT#$REPO/}"
+  fi
+fi
