@@ -107,5 +107,14 @@ REVOKE EXECUTE ON FUNCTION set_source(text, text, text, text, text, jsonb, boole
 GRANT EXECUTE ON FUNCTION set_source(text, text, text, text, text, jsonb, boolean, boolean), reset_sources(),
       grant_source_access(name), sources_mark_configured() TO mking_analytics_admin;
 GRANT INSERT, UPDATE, DELETE ON sources, alert_rules, dashboard_configs TO mking_analytics_admin;
+-- The refresh must see every session's transaction start (pg_stat_activity) and write the
+-- rollups: it runs as the extension's owner, for admins only, with a pinned search_path.
+ALTER FUNCTION refresh_rollups() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule()
+    FROM mking_analytics_reader;
+GRANT EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule()
+    TO mking_analytics_admin;
+COMMENT ON FUNCTION refresh_rollups() IS
+    'Admins (and the pg_cron job): bring the rollups up to date. Returns per source the status (built, refreshed, up to date; or skipped when another refresh runs), hours and days recomputed and events processed. The watermark stops at the hour the oldest running transaction began.';
 -- Analytic functions run with the caller's rights: let readers read the platform tables that exist.
 SELECT grant_source_access('mking_analytics_reader');

@@ -105,9 +105,14 @@ BEGIN
                     DELETE FROM mking_analytics.rollup_target_totals WHERE source_name = %L;
                     RETURN NULL;
                 END IF;
+                -- New rows of the current hour or later need no entry: hours from the oldest
+                -- running transaction's on are never rolled up yet (refresh_rollups() keeps its
+                -- watermark there), so they are read raw and folded in when the watermark passes.
                 IF TG_OP IN ('INSERT', 'UPDATE') THEN
                     INSERT INTO mking_analytics.rollup_changes (source_name, hour)
-                    SELECT DISTINCT %L, date_trunc('hour', %s, 'UTC') FROM new_rows WHERE %I IS NOT NULL;
+                    SELECT DISTINCT %L, date_trunc('hour', x.t, 'UTC')
+                      FROM (SELECT %s AS t FROM new_rows) x
+                     WHERE x.t < date_trunc('hour', clock_timestamp(), 'UTC');
                 END IF;
                 IF TG_OP IN ('UPDATE', 'DELETE') THEN
                     INSERT INTO mking_analytics.rollup_changes (source_name, hour, target)
@@ -116,7 +121,7 @@ BEGIN
                 RETURN NULL;
             END $body$
         $f$,
-            fn, s.source_name, s.source_name, s.source_name, s.source_name, s.source_name, abs_expr, s.time_column, s.source_name, abs_expr, old_target, s.time_column);
+            fn, s.source_name, s.source_name, s.source_name, s.source_name, s.source_name, abs_expr, s.source_name, abs_expr, old_target, s.time_column);
         -- Generated functions join the extension, so DROP EXTENSION removes them and their triggers.
         IF NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = to_regprocedure(fn || '()')

@@ -87,12 +87,16 @@ CREATE FUNCTION set_source(
     target_column text DEFAULT NULL,
     columns       jsonb DEFAULT NULL,
     enabled       boolean DEFAULT true,
-    is_activity   boolean DEFAULT true
+    is_activity   boolean DEFAULT NULL
 ) RETURNS sources
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- Not SECURITY DEFINER, so the caller's search_path resolves an unqualified relation name; the
+-- relation is stored schema-qualified.
+LANGUAGE plpgsql AS $$
 DECLARE
     rel   regclass;
     col   text;
+    qualified text;
+    activity boolean;
     result mking_analytics.sources;
 BEGIN
     IF source_name IS NULL OR source_name !~ '^[a-z][a-z0-9_]*$' OR source_name = 'any' THEN
@@ -111,18 +115,24 @@ BEGIN
                 USING ERRCODE = '42703';
         END IF;
     END LOOP;
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO qualified
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+    -- NULL keeps what the source was; a new source is activity unless it is the signup source.
+    activity := coalesce(is_activity,
+                         (SELECT x.is_activity FROM mking_analytics.sources x WHERE x.source_name = set_source.source_name),
+                         set_source.source_name <> 'signup');
     INSERT INTO mking_analytics.sources AS s (source_name, relation, user_column, time_column, target_column, columns, enabled, is_activity, is_default)
-    VALUES (set_source.source_name, rel::text, user_column, time_column, target_column, coalesce(columns, '{}'::jsonb), enabled, is_activity, false)
+    VALUES (set_source.source_name, qualified, user_column, time_column, target_column, coalesce(columns, '{}'::jsonb), enabled, activity, false)
     ON CONFLICT ON CONSTRAINT sources_pkey DO UPDATE
        SET relation = EXCLUDED.relation, user_column = EXCLUDED.user_column, time_column = EXCLUDED.time_column,
            target_column = EXCLUDED.target_column, columns = EXCLUDED.columns, enabled = EXCLUDED.enabled,
            is_activity = EXCLUDED.is_activity, is_default = false
     RETURNING s.* INTO result;
-    RAISE NOTICE 'source "%" now reads %; run mking_analytics.grant_source_access() so analysts can read it', source_name, rel::text;
+    RAISE NOTICE 'source "%" now reads %; run mking_analytics.grant_source_access() so analysts can read it', source_name, qualified;
     RETURN result;
 END $$;
 COMMENT ON FUNCTION set_source(text, text, text, text, text, jsonb, boolean, boolean) IS
-    'Admins: point a source at a table and its columns, or register a new source (checked on the spot). Example: SELECT mking_analytics.set_source(''like'', ''app.reactions'', ''member_id'', ''reacted_at'', ''item_id'');';
+    'Admins: point a source at a table and its columns, or register a new source (checked on the spot; the relation is resolved with your search_path and stored schema-qualified; is_activity NULL keeps the current setting, for a new source true except signup). Example: SELECT mking_analytics.set_source(''like'', ''app.reactions'', ''member_id'', ''reacted_at'', ''item_id'');';
 
 CREATE FUNCTION reset_sources() RETURNS SETOF sources
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

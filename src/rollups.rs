@@ -542,8 +542,16 @@ pub fn refresh_rollups() -> TableIterator<
         ));
         return TableIterator::new(rows);
     }
+    // The watermark: the current hour, held back to the hour in which the oldest running
+    // transaction began. Change capture skips new rows of the current hour, so a transaction
+    // still running may hold such rows for any hour from its start on; they must stay raw.
     let now_hour = spi(
-        Spi::get_one::<Tstz>("SELECT date_trunc('hour', now(), 'UTC')"),
+        Spi::get_one::<Tstz>(
+            "SELECT date_trunc('hour', least(now(),
+                        (SELECT min(xact_start) FROM pg_catalog.pg_stat_activity
+                          WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type <> 'autovacuum worker'),
+                        (SELECT min(prepared) FROM pg_catalog.pg_prepared_xacts)), 'UTC')",
+        ),
         "reading the clock",
     )
     .expect("now() is never NULL");
