@@ -522,7 +522,10 @@ mod tests {
         )
         .unwrap();
         // Rows of the current hour need no change-log entry (cheap inserts): they are read raw.
-        assert_eq!(text("SELECT count(*)::text FROM mking_analytics.rollup_changes"), "0");
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.rollup_changes"),
+            "0"
+        );
         let raw_now = answers_with_rollups(false);
         assert_eq!(answers_with_rollups(true), raw_now);
 

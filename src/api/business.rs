@@ -1,5 +1,6 @@
 //! Business KPIs and growth rates.
 
+use super::per_period;
 use super::{numeric, prepare};
 use crate::calendar::{show, Calendar, Period};
 use crate::data::Span;
@@ -86,20 +87,16 @@ pub fn growth(
     }
     let period = Period::parse("period", period);
     let call = prepare(from_ts, to_ts, tz);
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo - 1, hi);
-    let values = metric_values(&span, &Sources::load(), &metric_name);
-    let rows: Vec<_> = (lo..=hi)
-        .map(|i| {
-            let off = (i - span.first) as usize;
-            let (v, p) = (values[off], values[off - 1]);
-            (span.start(i), v, Some(p), numeric(growth_hundredths(v, p)))
-        })
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 1, |span, lo, hi| {
+        let values = metric_values(&span, &Sources::load(), &metric_name);
+        (lo..=hi)
+            .map(|i| {
+                let off = (i - span.first) as usize;
+                let (v, p) = (values[off], values[off - 1]);
+                (span.start(i), v, Some(p), numeric(growth_hundredths(v, p)))
+            })
+            .collect()
+    }))
 }
 
 /// Active users per period for every period overlapping the range.

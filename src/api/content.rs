@@ -3,9 +3,9 @@
 //! Engagement of a post = its likes, comments and shares (each deduplicated by user, post and
 //! time); `engagement_score` = likes + 2 × comments + 3 × shares, a missing part counting 0.
 
+use super::per_period;
 use super::prepare;
-use crate::calendar::{show, Calendar, Period};
-use crate::data::Span;
+use crate::calendar::{show, Period};
 use crate::errors::{bad_argument, raise, spi};
 use crate::sources::Sources;
 use pgrx::datum::DatumWithOid;
@@ -24,25 +24,21 @@ pub fn content_trend(
 ) -> TableIterator<'static, (name!(time, Tstz), name!(posts, i64), name!(authors, i64))> {
     let period = Period::parse("bucket", bucket);
     let call = prepare(from_ts, to_ts, tz);
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo, hi);
-    let sources = Sources::load();
-    let post = sources.get("post");
-    let posts = span.event_counts(post.as_ref());
-    let authors = span.active_sets(post.as_slice());
-    let rows: Vec<_> = (lo..=hi)
-        .map(|i| {
-            (
-                span.start(i),
-                posts[(i - lo) as usize],
-                authors.get(i).len() as i64,
-            )
-        })
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 0, |span, lo, hi| {
+        let sources = Sources::load();
+        let post = sources.get("post");
+        let posts = span.event_counts(post.as_ref());
+        let authors = span.active_sets(post.as_slice());
+        (lo..=hi)
+            .map(|i| {
+                (
+                    span.start(i),
+                    posts[(i - lo) as usize],
+                    authors.get(i).len() as i64,
+                )
+            })
+            .collect()
+    }))
 }
 
 /// Posts, likes, comments and shares per bucket.
@@ -64,21 +60,17 @@ pub fn engagement_trend(
 > {
     let period = Period::parse("bucket", bucket);
     let call = prepare(from_ts, to_ts, tz);
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo, hi);
-    let sources = Sources::load();
-    let c = |name: &str| span.event_counts(sources.get(name).as_ref());
-    let (p, l, cm, s) = (c("post"), c("like"), c("comment"), c("share"));
-    let rows: Vec<_> = (lo..=hi)
-        .map(|i| {
-            let o = (i - lo) as usize;
-            (span.start(i), p[o], l[o], cm[o], s[o])
-        })
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 0, |span, lo, hi| {
+        let sources = Sources::load();
+        let c = |name: &str| span.event_counts(sources.get(name).as_ref());
+        let (p, l, cm, s) = (c("post"), c("like"), c("comment"), c("share"));
+        (lo..=hi)
+            .map(|i| {
+                let o = (i - lo) as usize;
+                (span.start(i), p[o], l[o], cm[o], s[o])
+            })
+            .collect()
+    }))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

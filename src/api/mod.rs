@@ -6,7 +6,8 @@ pub mod social;
 pub mod users;
 pub mod usersets;
 
-use crate::calendar::{check_range, resolve_tz};
+use crate::calendar::{check_range, resolve_tz, Calendar, Period};
+use crate::data::Span;
 use crate::kernels::numbers::format_hundredths;
 use pgrx::prelude::*;
 use pgrx::AnyNumeric;
@@ -26,6 +27,23 @@ pub fn prepare(
     let (from, to) = check_range(from_ts, to_ts);
     let tz = resolve_tz(tz);
     Call { from, to, tz }
+}
+
+/// Runs `f(span, lo, hi)` over the periods `lo..=hi` of `period` that overlap the call's range,
+/// with `span` reaching `before` periods further back (rolling windows, the previous period).
+/// An empty range gives no rows.
+pub fn per_period<R>(
+    call: &Call,
+    period: Period,
+    before: i32,
+    f: impl FnOnce(&Span, i32, i32) -> Vec<R>,
+) -> Vec<R> {
+    let cal = Calendar::new(period, &call.tz);
+    let Some((lo, hi)) = cal.range(call.from, call.to) else {
+        return Vec::new();
+    };
+    let span = Span::new(&cal, lo - before, hi);
+    f(&span, lo, hi)
 }
 
 /// Hundredths to `numeric` with two decimals.

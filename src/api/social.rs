@@ -2,8 +2,9 @@
 //! and the device breakdown of sessions.
 
 use super::content::args;
+use super::per_period;
 use super::{non_negative, numeric, prepare};
-use crate::calendar::{Calendar, Period};
+use crate::calendar::Period;
 use crate::data::Span;
 use crate::errors::{bad_argument, spi};
 use crate::kernels::numbers::{hundredths, percent_hundredths};
@@ -41,17 +42,13 @@ pub fn follow_trend(
 > {
     let period = Period::parse("bucket", bucket);
     let call = prepare(from_ts, to_ts, tz);
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo, hi);
-    let counts = events_and_users(&span, Sources::load().get("follow"));
-    let rows: Vec<_> = (lo..=hi)
-        .zip(counts)
-        .map(|(i, (n, a))| (span.start(i), n, a))
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 0, |span, lo, hi| {
+        let counts = events_and_users(&span, Sources::load().get("follow"));
+        (lo..=hi)
+            .zip(counts)
+            .map(|(i, (n, a))| (span.start(i), n, a))
+            .collect()
+    }))
 }
 
 /// Likes, comments, shares and follows per bucket: one row per bucket and type.
@@ -72,25 +69,22 @@ pub fn interaction_trend(
 > {
     let period = Period::parse("bucket", bucket);
     let call = prepare(from_ts, to_ts, tz);
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo, hi);
-    let sources = Sources::load();
-    let types = ["comment", "follow", "like", "share"];
-    let per_type: Vec<Vec<(i64, i64)>> = types
-        .iter()
-        .map(|t| events_and_users(&span, sources.get(t)))
-        .collect();
-    let mut rows = Vec::new();
-    for i in lo..=hi {
-        for (k, t) in types.iter().enumerate() {
-            let (n, users) = per_type[k][(i - lo) as usize];
-            rows.push((span.start(i), t.to_string(), n, users));
+    TableIterator::new(per_period(&call, period, 0, |span, lo, hi| {
+        let sources = Sources::load();
+        let types = ["comment", "follow", "like", "share"];
+        let per_type: Vec<Vec<(i64, i64)>> = types
+            .iter()
+            .map(|t| events_and_users(&span, sources.get(t)))
+            .collect();
+        let mut rows = Vec::new();
+        for i in lo..=hi {
+            for (k, t) in types.iter().enumerate() {
+                let (n, users) = per_type[k][(i - lo) as usize];
+                rows.push((span.start(i), t.to_string(), n, users));
+            }
         }
-    }
-    TableIterator::new(rows)
+        rows
+    }))
 }
 
 type FollowedRow = (i64, Option<String>, i64, i64, i64, String);

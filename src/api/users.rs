@@ -1,5 +1,6 @@
 //! User behaviour: registrations, active users, retention, lifecycle, stickiness.
 
+use super::per_period;
 use super::{day_index_to_date, non_negative, numeric, prepare};
 use crate::calendar::{show, Calendar, Period};
 use crate::data::Span;
@@ -26,17 +27,13 @@ pub fn new_users(
 ) -> TableIterator<'static, (name!(time, Tstz), name!(new_users, i64))> {
     let period = Period::parse("bucket", bucket);
     let call = prepare(from_ts, to_ts, tz);
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo, hi);
-    let sources = Sources::load();
-    let signups = span.active_sets(sources.get("signup").as_slice());
-    let rows: Vec<_> = (lo..=hi)
-        .map(|i| (span.start(i), signups.get(i).len() as i64))
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 0, |span, lo, hi| {
+        let sources = Sources::load();
+        let signups = span.active_sets(sources.get("signup").as_slice());
+        (lo..=hi)
+            .map(|i| (span.start(i), signups.get(i).len() as i64))
+            .collect()
+    }))
 }
 
 /// Distinct active users per bucket, over a rolling window of buckets.
@@ -63,18 +60,14 @@ pub fn active_users(
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
     let activity = sources.activity(events.as_deref());
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo - (window - 1), hi);
-    let sets = span.active_sets(&activity);
-    let counts = rolling_counts(&sets, lo, hi, window as u32);
-    let rows: Vec<_> = (lo..=hi)
-        .zip(counts)
-        .map(|(i, n)| (span.start(i), n as i64))
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, window - 1, |span, lo, hi| {
+        let sets = span.active_sets(&activity);
+        let counts = rolling_counts(&sets, lo, hi, window as u32);
+        (lo..=hi)
+            .zip(counts)
+            .map(|(i, n)| (span.start(i), n as i64))
+            .collect()
+    }))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -306,23 +299,20 @@ pub fn lifecycle(
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
     let activity = sources.activity(events.as_deref());
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo - 1, hi);
-    let active = span.active_sets(&activity);
-    let signups = span.active_sets(sources.get("signup").as_slice());
-    let mut rows = Vec::with_capacity(((hi - lo + 1) * 4) as usize);
-    for i in lo..=hi {
-        let l = lifecycle_of(&active, &signups, i);
-        let t = span.start(i);
-        rows.push((t, "new".to_string(), l.new as i64));
-        rows.push((t, "returning".to_string(), l.returning as i64));
-        rows.push((t, "resurrecting".to_string(), l.resurrecting as i64));
-        rows.push((t, "dormant".to_string(), l.dormant as i64));
-    }
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 1, |span, lo, hi| {
+        let active = span.active_sets(&activity);
+        let signups = span.active_sets(sources.get("signup").as_slice());
+        let mut rows = Vec::with_capacity(((hi - lo + 1) * 4) as usize);
+        for i in lo..=hi {
+            let l = lifecycle_of(&active, &signups, i);
+            let t = span.start(i);
+            rows.push((t, "new".to_string(), l.new as i64));
+            rows.push((t, "returning".to_string(), l.returning as i64));
+            rows.push((t, "resurrecting".to_string(), l.resurrecting as i64));
+            rows.push((t, "dormant".to_string(), l.dormant as i64));
+        }
+        rows
+    }))
 }
 
 /// How many users were active in exactly k of the range's periods.
@@ -338,16 +328,12 @@ pub fn stickiness(
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
     let activity = sources.activity(events.as_deref());
-    let cal = Calendar::new(period, &call.tz);
-    let Some((lo, hi)) = cal.range(call.from, call.to) else {
-        return TableIterator::empty();
-    };
-    let span = Span::new(&cal, lo, hi);
-    let active = span.active_sets(&activity);
-    let rows: Vec<_> = stickiness_of(&active, lo, hi)
-        .into_iter()
-        .enumerate()
-        .map(|(k, n)| (k as i32 + 1, n as i64))
-        .collect();
-    TableIterator::new(rows)
+    TableIterator::new(per_period(&call, period, 0, |span, lo, hi| {
+        let active = span.active_sets(&activity);
+        stickiness_of(&active, lo, hi)
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| (k as i32 + 1, n as i64))
+            .collect()
+    }))
 }
