@@ -161,12 +161,12 @@ pub fn user_set_serialize(state: Internal) -> Option<Vec<u8>> {
     unsafe { state.get::<State>() }.map(encode)
 }
 
-/// DESERIALFUNC of both aggregates: stored bytes back to a state (the second argument is a
-/// placeholder required by PostgreSQL). Corrupt bytes are SQLSTATE 22P03.
+/// DESERIALFUNC of both aggregates: stored bytes back to a state (PostgreSQL's signature has a
+/// second, unused `internal` argument). Corrupt bytes are SQLSTATE 22P03.
 #[pg_extern(immutable, parallel_safe, strict)]
 pub fn user_set_deserialize(
     bytes: &[u8],
-    _placeholder: Internal,
+    _unused: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
     aggregate_context(fcinfo, "user_set_deserialize");
