@@ -30,6 +30,17 @@ fn tstz(m: i64) -> Tstz {
     Tstz::try_from(m).unwrap_or_else(|_| Tstz::positive_infinity())
 }
 
+/// Arguments of a query in the `Source` SQL convention: `$1` (the report zone, unused here),
+/// `$2` the source zone, then `rest` from `$3` on.
+fn source_args<const N: usize>(rest: [DatumWithOid<'static>; N]) -> Vec<DatumWithOid<'static>> {
+    let mut args = vec![
+        DatumWithOid::from("UTC"),
+        DatumWithOid::from(gucs::source_timezone()),
+    ];
+    args.extend(rest);
+    args
+}
+
 /// How one source's data for `[lo, hi)` splits between rollups and raw reads.
 pub struct Plan {
     /// The rollup to read (a source name, or `ANY`).
@@ -392,15 +403,7 @@ fn compute_hours(
     spi(
         Spi::connect(|client| {
             let mut out = BTreeMap::new();
-            for r in client.select(
-                &sql,
-                None,
-                &[
-                    DatumWithOid::from("UTC"),
-                    DatumWithOid::from(gucs::source_timezone()),
-                    arg,
-                ],
-            )? {
+            for r in client.select(&sql, None, &source_args([arg]))? {
                 if let Some(h) = r.get::<Tstz>(1)? {
                     let users: RoaringTreemap = r
                         .get::<Vec<i64>>(2)?
@@ -933,16 +936,7 @@ pub fn device_totals(s: &Source, from: Tstz, to: Tstz) -> BTreeMap<String, Devic
     for (a, b) in raw {
         spi(
             Spi::connect(|client| {
-                for r in client.select(
-                    &sql,
-                    None,
-                    &[
-                        DatumWithOid::from("UTC"),
-                        DatumWithOid::from(gucs::source_timezone()),
-                        a.into(),
-                        b.into(),
-                    ],
-                )? {
+                for r in client.select(&sql, None, &source_args([a.into(), b.into()]))? {
                     let (device, t) = device_row(&r, 1)?;
                     out.entry(device).or_default().add(&t);
                 }
@@ -980,15 +974,7 @@ fn refresh_devices(s: &Source, hours: Option<&[Tstz]>, until: Tstz) {
     let mut rows: Vec<(Tstz, String, DeviceTotals)> = Vec::new();
     spi(
         Spi::connect(|client| {
-            for r in client.select(
-                &sql,
-                None,
-                &[
-                    DatumWithOid::from("UTC"),
-                    DatumWithOid::from(gucs::source_timezone()),
-                    arg,
-                ],
-            )? {
+            for r in client.select(&sql, None, &source_args([arg]))? {
                 if let Some(h) = r.get::<Tstz>(1)? {
                     let (device, t) = device_row(&r, 2)?;
                     rows.push((h, device, t));
@@ -1041,11 +1027,7 @@ fn touched_targets(s: &Source, hours: &[Tstz], logged: &[i64]) -> Vec<i64> {
         spi(
             Spi::get_one_with_args::<Vec<i64>>(
                 &found_sql,
-                &[
-                    DatumWithOid::from("UTC"),
-                    DatumWithOid::from(gucs::source_timezone()),
-                    DatumWithOid::from(hours.to_vec()),
-                ],
+                &source_args([DatumWithOid::from(hours.to_vec())]),
             ),
             "finding touched targets",
         )
@@ -1151,18 +1133,16 @@ fn refresh_posts(sources: &Sources, affected: Option<&[i64]>, until: Tstz) {
         rel = post.rel,
         before = post.time_before("e", "($3::timestamptz[])[1]"),
     );
-    let base = [
-        DatumWithOid::from("UTC"),
-        DatumWithOid::from(gucs::source_timezone()),
-        DatumWithOid::from(vec![until]),
-    ];
     match affected {
         None => {
             spi(
                 Spi::run("DELETE FROM mking_analytics.rollup_posts"),
                 "replacing the post rollup",
             );
-            spi(Spi::run_with_args(&sql, &base), "computing the post rollup");
+            spi(
+                Spi::run_with_args(&sql, &source_args([DatumWithOid::from(vec![until])])),
+                "computing the post rollup",
+            );
         }
         Some(a) if a.is_empty() => {}
         Some(a) => {
@@ -1173,9 +1153,14 @@ fn refresh_posts(sources: &Sources, affected: Option<&[i64]>, until: Tstz) {
                 ),
                 "replacing the post rollup",
             );
-            let [x, y, z] = base;
             spi(
-                Spi::run_with_args(&sql, &[x, y, z, DatumWithOid::from(a.to_vec())]),
+                Spi::run_with_args(
+                    &sql,
+                    &source_args([
+                        DatumWithOid::from(vec![until]),
+                        DatumWithOid::from(a.to_vec()),
+                    ]),
+                ),
                 "computing the post rollup",
             );
         }
@@ -1203,12 +1188,7 @@ fn current_watermark(source: &Source, to: Tstz) -> Option<Tstz> {
                     source.rel,
                     source.time_filter("e", "$3", "$4")
                 ),
-                &[
-                    DatumWithOid::from("UTC"),
-                    DatumWithOid::from(gucs::source_timezone()),
-                    to.into(),
-                    through.into(),
-                ],
+                &source_args([to.into(), through.into()]),
             ),
             "checking for later events",
         )
