@@ -1200,7 +1200,7 @@ fn current_watermark(source: &Source, to: Tstz) -> Option<Tstz> {
     Some(through)
 }
 
-fn watermark_sql(source: &Source) -> String {
+pub fn watermark_sql(source: &Source) -> String {
     format!(
         "(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})",
         pgrx::spi::quote_literal(&source.name)

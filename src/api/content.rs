@@ -195,7 +195,7 @@ fn posts_rollup_sql(
             "SELECT d.g::bigint AS post_id, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} e WHERE {filter}) d GROUP BY 1",
             key = s.dedup_select("e"),
             rel = s.rel,
-            filter = s.time_filter("e", &format!("(SELECT through FROM mking_analytics.rollup_state WHERE source_name = {})", pgrx::spi::quote_literal(&s.name)), "$4"),
+            filter = s.time_filter("e", &crate::rollups::watermark_sql(s), "$4"),
         )
     };
     Some(format!(
@@ -223,12 +223,14 @@ fn posts_rollup_sql(
 }
 
 /// SQL for the author's name, joined on the signup source (`u` alias), or NULL.
-fn author_join(sources: &Sources) -> (String, String) {
+/// The user's name from the signup source, as (select expression, join): a lateral lookup of the
+/// user whose id is `key` (alias `u`), or NULL when the signup source has no username column.
+pub(super) fn username_join(sources: &Sources, key: &str) -> (String, String) {
     match sources.get("signup") {
         Some(s) if s.column("username").is_some() => (
             format!("u.{}::text", s.column("username").unwrap_or_default()),
             format!(
-                "LEFT JOIN LATERAL (SELECT * FROM {} x WHERE x.{} = e.author_id LIMIT 1) u ON true",
+                "LEFT JOIN LATERAL (SELECT * FROM {} x WHERE x.{} = {key} LIMIT 1) u ON true",
                 s.rel, s.user
             ),
         ),
@@ -290,7 +292,7 @@ pub fn top_content(
     let Some(base) = post_engagement_sql(&sources, counts, call.to) else {
         return TableIterator::empty();
     };
-    let (author, join) = author_join(&sources);
+    let (author, join) = username_join(&sources, "e.author_id");
     let title_lookup = match sources.get("post") {
         Some(p) => match (p.target.as_deref(), p.column("title")) {
             (Some(id), Some(t)) => format!(

@@ -126,16 +126,7 @@ pub fn most_followed(
     let Some(target) = f.target.clone() else {
         return TableIterator::empty();
     };
-    let (name_sql, join) = match sources.get("signup") {
-        Some(s) if s.column("username").is_some() => (
-            format!("u.{}::text", s.column("username").unwrap_or_default()),
-            format!(
-                "LEFT JOIN LATERAL (SELECT * FROM {} x WHERE x.{} = top.user_id LIMIT 1) u ON true",
-                s.rel, s.user
-            ),
-        ),
-        _ => ("NULL::text".into(), String::new()),
-    };
+    let (name_sql, join) = super::content::username_join(&sources, "top.user_id");
     // Followers as of to_ts; `top` is (user_id, followers) for the leaders.
     let top_sql = match crate::rollups::totals_watermark_sql(&f, call.to) {
         // Totals before the watermark plus followers new since it. Candidates: the leaders by
@@ -273,16 +264,7 @@ pub fn top_contributors(
         ),
         _ => "SELECT NULL::bigint, NULL::text, NULL::bigint WHERE false".into(),
     };
-    let (name_sql, join) = match sources.get("signup") {
-        Some(s) if s.column("username").is_some() => (
-            format!("u.{}::text", s.column("username").unwrap_or_default()),
-            format!(
-                "LEFT JOIN LATERAL (SELECT * FROM {} x WHERE x.{} = c.uid LIMIT 1) u ON true",
-                s.rel, s.user
-            ),
-        ),
-        _ => ("NULL::text".into(), String::new()),
-    };
+    let (name_sql, join) = super::content::username_join(&sources, "c.uid");
     let sql = format!(
         "WITH made AS ({made}),
               c AS (SELECT uid,
