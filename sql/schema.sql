@@ -302,12 +302,24 @@ CREATE TABLE alert_triggers (
     trigger_value       numeric(15,4),
     threshold_value     numeric(15,4),
     alert_message       text,
-    notification_status text NOT NULL DEFAULT 'pending',
+    notification_status text NOT NULL DEFAULT 'pending'
+                        CHECK (notification_status IN ('pending', 'sending', 'delivered', 'failed', 'none')),
     created_at          timestamptz NOT NULL DEFAULT now(),
-    resolved_at         timestamptz
+    resolved_at         timestamptz,
+    -- Beyond the plan's columns: what the listener and the evaluator need.
+    rule_name           text NOT NULL,
+    comparison_operator text NOT NULL,
+    resolve_notification_status text
+                        CHECK (resolve_notification_status IN ('pending', 'sending', 'delivered', 'failed', 'none')),
+    delivery_attempts   integer NOT NULL DEFAULT 0,
+    last_delivery_error text,
+    delivered_at        timestamptz
 );
 CREATE INDEX alert_triggers_rule_idx ON alert_triggers (alert_rule_id);
 CREATE INDEX alert_triggers_time_idx ON alert_triggers (created_at);
+CREATE INDEX alert_triggers_open_idx ON alert_triggers (alert_rule_id) WHERE resolved_at IS NULL;
+CREATE INDEX alert_triggers_undelivered_idx ON alert_triggers (id)
+    WHERE notification_status IN ('pending', 'sending') OR resolve_notification_status IN ('pending', 'sending');
 COMMENT ON TABLE alert_triggers IS 'Every firing of an alert rule: value seen, threshold, message, notification status, resolution time.';
 
 -- Helper for argument checks: PostgreSQL's own time zone rules decide what a zone is.

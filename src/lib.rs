@@ -24,6 +24,16 @@ pgrx::extension_sql_file!(
     name = "rollups",
     requires = ["schema"]
 );
+pgrx::extension_sql_file!(
+    "../sql/alerts.sql",
+    name = "alerts",
+    requires = ["schema"]
+);
+pgrx::extension_sql_file!(
+    "../sql/reports.sql",
+    name = "reports",
+    requires = ["schema"]
+);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

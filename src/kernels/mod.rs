@@ -2,4 +2,5 @@
 //! quickly; the SQL-facing modules in `crate::api` gather the data and call into these.
 
 pub mod numbers;
+pub mod report;
 pub mod usersets;

@@ -1,0 +1,1 @@
+-- mking_analytics: live metrics and alert evaluation (issue 4).

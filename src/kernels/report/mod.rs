@@ -1,0 +1,4 @@
+//! Reports: the data model and its renderers (HTML with inline SVG charts, PDF). Pure Rust, so
+//! `cargo test --lib` covers rendering without PostgreSQL.
+
+pub mod model;
