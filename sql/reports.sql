@@ -32,3 +32,9 @@ CREATE TABLE report_subscribers (
 );
 COMMENT ON TABLE report_subscribers IS
     'Who receives each kind of report by email (the listener sends the HTML with the PDF attached).';
+
+CREATE FUNCTION report_jobs() RETURNS TABLE (job_name text, job_schedule text, command text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NULL::text, NULL::text, NULL::text WHERE false
+$$;
+COMMENT ON FUNCTION report_jobs() IS 'The pg_cron jobs schedule() registers for reports.';

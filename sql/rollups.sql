@@ -180,8 +180,18 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION remove_change_capture() IS 'Admins: drop every change-capture trigger and all rollups (queries then read the raw tables).';
 
+-- Every pg_cron job of mking_analytics, by feature. schedule() registers what these return; each
+-- feature's SQL file defines its own function (alerts.sql: alert_jobs(), reports.sql: report_jobs()).
+CREATE FUNCTION rollup_jobs() RETURNS TABLE (job_name text, job_schedule text, command text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'mking_analytics_refresh_rollups', '* * * * *', 'SELECT * FROM mking_analytics.refresh_rollups()'
+$$;
+COMMENT ON FUNCTION rollup_jobs() IS 'The pg_cron job schedule() registers for the rollups: a refresh every minute.';
+
 CREATE FUNCTION schedule() RETURNS TABLE (job_name text, job_schedule text, command text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    j record;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
@@ -189,18 +199,24 @@ BEGIN
                   HINT = 'Install postgresql-15-cron, set shared_preload_libraries = ''pg_cron'' and cron.database_name in postgresql.conf, restart, then CREATE EXTENSION pg_cron; and call mking_analytics.schedule() again.';
     END IF;
     PERFORM mking_analytics.install_change_capture();
-    job_name := 'mking_analytics_refresh_rollups';
-    job_schedule := '* * * * *';
-    command := 'SELECT * FROM mking_analytics.refresh_rollups()';
-    IF current_database() = current_setting('cron.database_name', true) THEN
-        PERFORM cron.schedule(job_name, job_schedule, command);
-    ELSE
-        PERFORM cron.schedule_in_database(job_name, job_schedule, command, current_database());
-    END IF;
-    RETURN NEXT;
+    FOR j IN
+        SELECT * FROM mking_analytics.rollup_jobs()
+        UNION ALL SELECT * FROM mking_analytics.alert_jobs()
+        UNION ALL SELECT * FROM mking_analytics.report_jobs()
+    LOOP
+        IF current_database() = current_setting('cron.database_name', true) THEN
+            PERFORM cron.schedule(j.job_name, j.job_schedule, j.command);
+        ELSE
+            PERFORM cron.schedule_in_database(j.job_name, j.job_schedule, j.command, current_database());
+        END IF;
+        job_name := j.job_name;
+        job_schedule := j.job_schedule;
+        command := j.command;
+        RETURN NEXT;
+    END LOOP;
 END $$;
 COMMENT ON FUNCTION schedule() IS
-    'Admins: install change capture and register mking_analytics'' pg_cron jobs (rollup refresh every minute). Safe to call again: jobs are upserted by name. Needs pg_cron.';
+    'Admins: install change capture and register (or update) every pg_cron job of mking_analytics: rollup refresh, alert evaluation, reports. Safe to call again: jobs are upserted by name. Needs pg_cron.';
 
 CREATE FUNCTION unschedule() RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -210,12 +226,12 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RETURN;
     END IF;
-    FOR j IN EXECUTE 'SELECT jobid, jobname FROM cron.job WHERE jobname LIKE ''mking\_analytics\_%''' LOOP
+    FOR j IN EXECUTE 'SELECT jobid, jobname FROM cron.job WHERE jobname LIKE ''mking\_analytics\_%'' AND database = current_database()' LOOP
         PERFORM cron.unschedule(j.jobid);
         RETURN NEXT j.jobname;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION unschedule() IS 'Admins: remove every pg_cron job of mking_analytics. Returns the job names removed.';
+COMMENT ON FUNCTION unschedule() IS 'Admins: remove every pg_cron job of mking_analytics in this database. Returns the job names removed.';
 
 CREATE TABLE rollup_device_hours (
     hour           timestamptz NOT NULL,
