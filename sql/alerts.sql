@@ -1,7 +1,170 @@
--- mking_analytics: live metrics and alert evaluation (issue 4).
+-- mking_analytics: live metrics and alert rules (issue 4).
+-- Evaluation itself is Rust (src/api/alerts.rs): it needs subtransactions, a per-query timeout and
+-- a security-restricted switch to the rule owner's role, which SQL cannot express.
+
+-- Rule columns beyond the plan's.
+ALTER TABLE alert_rules
+    ADD COLUMN metric      text,
+    ADD COLUMN parameters  jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(parameters) = 'object'),
+    ADD COLUMN owner_role  name NOT NULL DEFAULT current_user,
+    ADD COLUMN last_evaluated_at timestamptz,
+    ADD COLUMN last_status text,
+    ADD COLUMN last_value  numeric,
+    ADD COLUMN last_error  text,
+    ADD CONSTRAINT alert_rules_type_check CHECK (rule_type IN ('query', 'metric', 'anomaly')),
+    ADD CONSTRAINT alert_rules_query_check CHECK (rule_type <> 'query' OR condition_query IS NOT NULL),
+    ADD CONSTRAINT alert_rules_metric_check CHECK (rule_type = 'query' OR metric IN ('active_users_1h', 'posts_1h', 'interactions_5m', 'error_rate')),
+    ADD CONSTRAINT alert_rules_threshold_check CHECK (threshold_value IS NOT NULL OR rule_type = 'anomaly'),
+    ADD CONSTRAINT alert_rules_channels_check CHECK (jsonb_typeof(alert_channels) = 'object');
+ALTER TABLE alert_rules ALTER COLUMN rule_type SET DEFAULT 'metric';
+COMMENT ON COLUMN alert_rules.rule_type IS
+    'query: condition_query returns one number compared with threshold_value; metric: the built-in metric (column metric) compared with threshold_value; anomaly: fires when the metric leaves the band learned from the same hour of earlier weeks.';
+COMMENT ON COLUMN alert_rules.condition_query IS
+    'query rules: SQL returning one row whose first column is a number. Runs read-only, with a time limit, as owner_role, as a security-restricted operation.';
+COMMENT ON COLUMN alert_rules.metric IS 'metric and anomaly rules: active_users_1h, posts_1h, interactions_5m or error_rate (the columns of live_metrics()).';
+COMMENT ON COLUMN alert_rules.parameters IS
+    'Options: timeout_ms (query rules, default 5000, at most 60000); anomaly rules: sensitivity (band half-width in robust standard deviations, default 3), weeks (history, default 6, at least 3 with data), direction (both, above, below; default both).';
+COMMENT ON COLUMN alert_rules.owner_role IS 'The role whose privileges a query rule runs with: the role that created it (or one it is a member of). Rules owned by a superuser do not run.';
+COMMENT ON COLUMN alert_rules.last_status IS 'Outcome of the last evaluation: fired, renotified, firing, resolved, ok, skipped or error.';
+COMMENT ON COLUMN alert_rules.last_error IS 'Why the last evaluation failed or was skipped (NULL when it succeeded).';
+COMMENT ON COLUMN alert_rules.comparison_operator IS 'value <operator> threshold_value fires: one of >, <, >=, <=, =. Anomaly rules ignore it (they fire outside the band).';
+COMMENT ON COLUMN alert_rules.alert_channels IS
+    'Where the listener (mking-listener) delivers: {"webhook": url or [urls], "slack": incoming-webhook url or [urls], "email": address or [addresses]}. {} = NOTIFY only.';
+COMMENT ON COLUMN alert_rules.cooldown_minutes IS 'While the condition stays true, notify again at most once per this many minutes.';
+
+ALTER TABLE alert_triggers
+    ADD COLUMN last_notified_at timestamptz NOT NULL DEFAULT now(),
+    ADD COLUMN notification_count integer NOT NULL DEFAULT 1;
+COMMENT ON COLUMN alert_triggers.notification_status IS 'Delivery of the firing (and re-notifications) by the listener: pending, sending, delivered, failed, none (no channels).';
+COMMENT ON COLUMN alert_triggers.resolve_notification_status IS 'Delivery of the resolve notification: NULL while open, then pending, sending, delivered, failed or none.';
+COMMENT ON COLUMN alert_triggers.resolved_at IS 'When the condition cleared (NULL while the alert is open). One open trigger per rule at most.';
+CREATE UNIQUE INDEX alert_triggers_one_open_idx ON alert_triggers (alert_rule_id) WHERE resolved_at IS NULL;
+
+-- The owner of a rule is the role that writes it (or a role it is a member of), never chosen freely:
+-- otherwise an admin could make a rule run with someone else's rights.
+CREATE FUNCTION alert_rules_check_owner() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.owner_role IS DISTINCT FROM OLD.owner_role
+       OR NEW.condition_query IS DISTINCT FROM OLD.condition_query THEN
+        IF TG_OP = 'UPDATE' AND NEW.owner_role IS NOT DISTINCT FROM OLD.owner_role
+           AND NEW.owner_role <> current_user THEN
+            NEW.owner_role := current_user;   -- whoever changes the query owns it
+        END IF;
+        IF NOT pg_has_role(current_user, NEW.owner_role, 'MEMBER') THEN
+            RAISE EXCEPTION 'alert rule "%": owner_role % is not a role you are a member of', NEW.rule_name, NEW.owner_role
+                USING ERRCODE = '42501', HINT = 'Leave owner_role out (it defaults to you) or name a role you belong to.';
+        END IF;
+    END IF;
+    IF NEW.rule_type <> 'query' AND NEW.condition_query IS NOT NULL THEN
+        RAISE EXCEPTION 'alert rule "%": condition_query is only for rule_type ''query'' (this one is %)', NEW.rule_name, NEW.rule_type
+            USING ERRCODE = '22023';
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER alert_rules_check_owner BEFORE INSERT OR UPDATE ON alert_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_rules_check_owner();
+COMMENT ON FUNCTION alert_rules_check_owner() IS 'Trigger on alert_rules: owner_role must be the writer or a role the writer belongs to; a changed query is owned by whoever changed it.';
+
+-- The three default rules of the plan, disabled until an admin enables them.
+INSERT INTO alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator, is_active, cooldown_minutes)
+VALUES ('Low activity: fewer than 10 active users in the last hour', 'metric', 'active_users_1h', 10, '<', false, 60),
+       ('High error rate: above 5% in the last 5 minutes',          'metric', 'error_rate',      5,  '>', false, 15),
+       ('Content publishing stall: no post in the last hour',        'metric', 'posts_1h',        1,  '<', false, 60);
+
+-- Where the application's error rate comes from (optional; without it error_rate is NULL).
+CREATE TABLE error_rate_source (
+    id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    relation        text NOT NULL,
+    time_column     text NOT NULL,
+    errors_column   text NOT NULL,
+    requests_column text,
+    window_minutes  integer NOT NULL DEFAULT 5 CHECK (window_minutes BETWEEN 1 AND 1440),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE error_rate_source IS
+    'The error-rate source of live_metrics() (at most one row; set with set_error_rate_source()). Without requests_column each row is one request and errors_column a boolean; with it, both are counters summed over the window.';
+
+CREATE FUNCTION set_error_rate_source(relation text, time_column text, errors_column text,
+                                      requests_column text DEFAULT NULL, window_minutes integer DEFAULT 5)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass := to_regclass(relation);
+    t text;
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'invalid relation %: no such table or view', quote_literal(relation)
+            USING ERRCODE = '42P01', HINT = 'Give an existing table, e.g. ''public.request_log''.';
+    END IF;
+    SELECT format_type(atttypid, NULL) INTO t FROM pg_attribute WHERE attrelid = rel AND attname = time_column AND NOT attisdropped AND attnum > 0;
+    IF t IS NULL OR t NOT IN ('timestamp with time zone', 'timestamp without time zone') THEN
+        RAISE EXCEPTION 'invalid time_column %: not a timestamp or timestamptz column of %', quote_literal(time_column), rel
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT format_type(atttypid, NULL) INTO t FROM pg_attribute WHERE attrelid = rel AND attname = errors_column AND NOT attisdropped AND attnum > 0;
+    IF requests_column IS NULL AND t IS DISTINCT FROM 'boolean' THEN
+        RAISE EXCEPTION 'invalid errors_column %: without requests_column it must be a boolean column of % (true = the request failed)', quote_literal(errors_column), rel
+            USING ERRCODE = '22023', HINT = 'Or give counters: errors_column and requests_column numeric columns summed over the window.';
+    END IF;
+    IF requests_column IS NOT NULL THEN
+        IF t IS NULL OR t NOT IN ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') THEN
+            RAISE EXCEPTION 'invalid errors_column %: with requests_column it must be a numeric counter column of %', quote_literal(errors_column), rel
+                USING ERRCODE = '22023';
+        END IF;
+        SELECT format_type(atttypid, NULL) INTO t FROM pg_attribute WHERE attrelid = rel AND attname = requests_column AND NOT attisdropped AND attnum > 0;
+        IF t IS NULL OR t NOT IN ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') THEN
+            RAISE EXCEPTION 'invalid requests_column %: not a numeric column of %', quote_literal(requests_column), rel
+                USING ERRCODE = '22023';
+        END IF;
+    END IF;
+    IF window_minutes IS NULL OR window_minutes NOT BETWEEN 1 AND 1440 THEN
+        RAISE EXCEPTION 'invalid window_minutes %: accepted 1 to 1440', window_minutes USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO mking_analytics.error_rate_source AS s (relation, time_column, errors_column, requests_column, window_minutes)
+    VALUES (rel::text, time_column, errors_column, requests_column, window_minutes)
+    ON CONFLICT (id) DO UPDATE SET relation = EXCLUDED.relation, time_column = EXCLUDED.time_column,
+        errors_column = EXCLUDED.errors_column, requests_column = EXCLUDED.requests_column,
+        window_minutes = EXCLUDED.window_minutes, updated_at = now();
+END $$;
+COMMENT ON FUNCTION set_error_rate_source(text, text, text, text, integer) IS
+    'Admins: where live_metrics().error_rate comes from. Per-request rows: errors_column boolean. Counters: errors_column and requests_column summed. error_rate = 100 × errors / requests over the last window_minutes (NULL without requests).';
+
+-- Evaluates every few seconds for about a minute, committing after each round so NOTIFYs go out
+-- at once. pg_cron 1.4 starts it every minute. No SET clause and no SECURITY DEFINER: a procedure
+-- with either cannot COMMIT; names are therefore schema-qualified.
+CREATE PROCEDURE run_alert_loop(duration_seconds integer DEFAULT 58, interval_seconds numeric DEFAULT 5)
+LANGUAGE plpgsql AS $$
+DECLARE
+    deadline timestamptz;
+    rounds integer := 0;
+BEGIN
+    IF duration_seconds IS NULL OR duration_seconds NOT BETWEEN 0 AND 3600 THEN
+        RAISE EXCEPTION 'invalid duration_seconds %: accepted 0 to 3600', duration_seconds USING ERRCODE = '22023';
+    END IF;
+    IF interval_seconds IS NULL OR interval_seconds < 0.1 OR interval_seconds > 600 THEN
+        RAISE EXCEPTION 'invalid interval_seconds %: accepted 0.1 to 600', interval_seconds USING ERRCODE = '22023';
+    END IF;
+    deadline := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => duration_seconds);
+    -- One evaluator at a time: a second loop (a late cron start, a manual CALL) returns at once.
+    IF NOT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('mking_analytics.run_alert_loop')) THEN
+        RAISE NOTICE 'mking_analytics: another alert loop is running; this one returns';
+        RETURN;
+    END IF;
+    LOOP
+        PERFORM mking_analytics.evaluate_alerts();
+        rounds := rounds + 1;
+        COMMIT;
+        EXIT WHEN pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => interval_seconds) >= deadline;
+        PERFORM pg_catalog.pg_sleep(interval_seconds::double precision);
+    END LOOP;
+    PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
+END $$;
+COMMENT ON PROCEDURE run_alert_loop(integer, numeric) IS
+    'Admins (and the pg_cron job): evaluate_alerts() every interval_seconds for duration_seconds, committing after each round so alerts are NOTIFYed within seconds although pg_cron starts jobs once a minute.';
 
 CREATE FUNCTION alert_jobs() RETURNS TABLE (job_name text, job_schedule text, command text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT NULL::text, NULL::text, NULL::text WHERE false
+    SELECT 'mking_analytics_alerts', '* * * * *', 'CALL mking_analytics.run_alert_loop(58, 5)'
 $$;
-COMMENT ON FUNCTION alert_jobs() IS 'The pg_cron jobs schedule() registers for alert evaluation.';
+COMMENT ON FUNCTION alert_jobs() IS 'The pg_cron job schedule() registers for alerts: run_alert_loop every minute (a round every 5 seconds).';

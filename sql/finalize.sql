@@ -118,3 +118,23 @@ COMMENT ON FUNCTION refresh_rollups() IS
     'Admins (and the pg_cron job): bring the rollups up to date. Returns per source the status (built, refreshed, up to date; or skipped when another refresh runs), hours and days recomputed and events processed. The watermark stops at the hour the oldest running transaction began.';
 -- Analytic functions run with the caller's rights: let readers read the platform tables that exist.
 SELECT grant_source_access('mking_analytics_reader');
+
+-- ---------------------------------------------------------------------------------------------
+-- Alerts. Evaluation runs as the extension's owner (it writes triggers, reads every source and
+-- switches to each rule's owner for its query), for admins only, with a pinned search_path.
+-- ---------------------------------------------------------------------------------------------
+ALTER FUNCTION evaluate_alerts() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, text, text, integer)
+    FROM mking_analytics_reader;
+GRANT EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, text, text, integer),
+      alert_rules_check_owner() TO mking_analytics_admin;
+REVOKE ALL ON PROCEDURE run_alert_loop(integer, numeric) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE run_alert_loop(integer, numeric) TO mking_analytics_admin;
+GRANT INSERT, UPDATE, DELETE ON error_rate_source TO mking_analytics_admin;
+-- The listener (mking-listener) claims and records deliveries; it needs nothing else.
+GRANT UPDATE (notification_status, resolve_notification_status, delivery_attempts, last_delivery_error, delivered_at)
+    ON alert_triggers TO mking_analytics_admin;
+COMMENT ON FUNCTION evaluate_alerts() IS
+    'Admins (and the pg_cron job via run_alert_loop): one evaluation round. Each active rule is computed in its own subtransaction (a failing rule is recorded in alert_rules.last_status/last_error and the others run); a firing records an alert_triggers row and NOTIFYs mking_analytics_alerts, re-notifies at most once per cooldown, and resolves with a notification when the condition clears; rules without data are skipped. Then the live metrics go out on mking_analytics_live. Returns one row per rule.';
+COMMENT ON FUNCTION live_metrics() IS
+    'Live platform metrics now: users active in the last hour (all activity sources), posts published in the last hour, likes+comments+shares+follows in the last 5 minutes, and the error rate in percent (NULL without set_error_rate_source). For Grafana polling; evaluate_alerts() also pushes them on channel mking_analytics_live.';

@@ -299,8 +299,8 @@ COMMENT ON TABLE alert_rules IS 'Alert rules: a condition compared with a thresh
 CREATE TABLE alert_triggers (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     alert_rule_id       bigint NOT NULL REFERENCES alert_rules (id) ON DELETE CASCADE,
-    trigger_value       numeric(15,4),
-    threshold_value     numeric(15,4),
+    trigger_value       numeric,
+    threshold_value     numeric,
     alert_message       text,
     notification_status text NOT NULL DEFAULT 'pending'
                         CHECK (notification_status IN ('pending', 'sending', 'delivered', 'failed', 'none')),

@@ -1,5 +1,6 @@
 //! SQL-facing functions, one module per family.
 
+pub mod alerts;
 pub mod business;
 pub mod content;
 pub mod social;

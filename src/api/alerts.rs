@@ -1,0 +1,946 @@
+//! Live metrics and alert evaluation.
+//!
+//! `evaluate_alerts()` computes each active rule's value in its own subtransaction, so one failing
+//! rule is recorded and the others still run. A query rule runs read-only, under a time limit,
+//! as its owner and as a security-restricted operation (the way `REFRESH MATERIALIZED VIEW` runs
+//! user code), so its SQL can neither write nor `RESET ROLE` back to the evaluator.
+
+use crate::errors::spi;
+use crate::kernels::alerts::{
+    anomaly_band, decide, payload_json, Action, OpenTrigger, Operator, Payload,
+};
+use crate::sources::{Source, Sources};
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::AnyNumeric;
+use std::ffi::CString;
+
+const ALERT_CHANNEL: &str = "mking_analytics_alerts";
+const LIVE_CHANNEL: &str = "mking_analytics_live";
+const INTERACTION_SOURCES: [&str; 4] = ["like", "comment", "share", "follow"];
+const DEFAULT_TIMEOUT_MS: i64 = 5_000;
+const MAX_TIMEOUT_MS: i64 = 60_000;
+
+// timeout.h is not in pgrx's bindings; these are exported by every backend.
+extern "C-unwind" {
+    fn enable_timeout_after(id: u32, delay_ms: i32);
+    fn enable_timeout_at(id: u32, fin_time: i64);
+    fn disable_timeout(id: u32, keep_indicator: bool);
+    fn get_timeout_active(id: u32) -> bool;
+    fn get_timeout_indicator(id: u32, reset_indicator: bool) -> bool;
+    fn get_timeout_finish_time(id: u32) -> i64;
+}
+/// `STATEMENT_TIMEOUT` of `enum TimeoutId` (PostgreSQL 15).
+const STATEMENT_TIMEOUT: u32 = 3;
+
+/// The live metrics at one instant, as exact numeric text (None = no data / no source).
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub active_users_1h: Option<i64>,
+    pub posts_1h: Option<i64>,
+    pub interactions_5m: Option<i64>,
+    pub error_rate: Option<String>,
+}
+
+impl Live {
+    fn get(&self, metric: &str) -> Option<String> {
+        match metric {
+            "active_users_1h" => self.active_users_1h.map(|v| v.to_string()),
+            "posts_1h" => self.posts_1h.map(|v| v.to_string()),
+            "interactions_5m" => self.interactions_5m.map(|v| v.to_string()),
+            "error_rate" => self.error_rate.clone(),
+            _ => None,
+        }
+    }
+}
+
+type Tstz = TimestampWithTimeZone;
+
+fn window_args(lo: Tstz, hi: Tstz) -> [DatumWithOid<'static>; 4] {
+    [
+        DatumWithOid::from("UTC"),
+        DatumWithOid::from(crate::gucs::source_timezone()),
+        lo.into(),
+        hi.into(),
+    ]
+}
+
+fn shift(at: Tstz, interval: &str) -> Tstz {
+    spi(
+        Spi::get_one_with_args::<Tstz>(
+            "SELECT $1 - $2::interval",
+            &[at.into(), DatumWithOid::from(interval)],
+        ),
+        "computing a window",
+    )
+    .unwrap_or(at)
+}
+
+/// Distinct users acting in any of `sources` during `[lo, hi)`.
+fn distinct_users(sources: &[Source], lo: Tstz, hi: Tstz) -> Option<i64> {
+    if sources.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "SELECT e.{} AS u FROM {} e WHERE {}",
+                s.user,
+                s.rel,
+                s.time_filter("e", "$3", "$4")
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT count(DISTINCT u) FROM ({}) x",
+        parts.join(" UNION ALL ")
+    );
+    spi(
+        Spi::get_one_with_args::<i64>(&sql, &window_args(lo, hi)),
+        "counting active users",
+    )
+}
+
+/// Distinct events (equal user, target and time are one event) of `sources` during `[lo, hi)`.
+fn distinct_events(sources: &[Source], lo: Tstz, hi: Tstz) -> Option<i64> {
+    if sources.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "(SELECT count(*) FROM (SELECT DISTINCT {} FROM {} e WHERE {}) d)",
+                s.dedup_select("e"),
+                s.rel,
+                s.time_filter("e", "$3", "$4")
+            )
+        })
+        .collect();
+    let sql = format!("SELECT {}", parts.join(" + "));
+    spi(
+        Spi::get_one_with_args::<i64>(&sql, &window_args(lo, hi)),
+        "counting events",
+    )
+}
+
+/// 100 × errors / requests over the configured window before `at`, two decimals; None without a
+/// configured source or without requests.
+fn error_rate(at: Tstz) -> Option<String> {
+    let cfg = spi(
+        Spi::connect(|c| {
+            let rows = c.select(
+                "SELECT quote_ident(n.nspname) || '.' || quote_ident(r.relname), quote_ident(s.time_column),
+                        quote_ident(s.errors_column), quote_ident(s.requests_column), s.window_minutes,
+                        format_type(a.atttypid, NULL) = 'timestamp with time zone'
+                   FROM mking_analytics.error_rate_source s
+                   JOIN pg_catalog.pg_class r ON r.oid = to_regclass(s.relation)
+                   JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attname = s.time_column",
+                None,
+                &[],
+            )?;
+            let mut out = None;
+            for row in rows {
+                out = Some((
+                    row.get::<String>(1)?.unwrap_or_default(),
+                    row.get::<String>(2)?.unwrap_or_default(),
+                    row.get::<String>(3)?.unwrap_or_default(),
+                    row.get::<String>(4)?,
+                    row.get::<i32>(5)?.unwrap_or(5),
+                    row.get::<bool>(6)?.unwrap_or(true),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "reading the error-rate source",
+    )?;
+    let (rel, time, errors, requests, minutes, absolute) = cfg;
+    let filter = if absolute {
+        format!("e.{time} >= $3 AND e.{time} < $4")
+    } else {
+        format!("e.{time} >= ($3 AT TIME ZONE $2::text) AND e.{time} < ($4 AT TIME ZONE $2::text)")
+    };
+    let ratio = match requests {
+        Some(req) => format!("sum(e.{errors})::numeric, sum(e.{req})::numeric"),
+        None => format!("(count(*) FILTER (WHERE e.{errors}))::numeric, count(*)::numeric"),
+    };
+    let sql = format!(
+        "SELECT round(100 * err / NULLIF(req, 0), 2)::text FROM (SELECT {ratio} FROM {rel} e WHERE {filter}) x(err, req)"
+    );
+    let lo = shift(at, &format!("{minutes} minutes"));
+    spi(
+        Spi::get_one_with_args::<String>(&sql, &window_args(lo, at)),
+        "computing the error rate",
+    )
+}
+
+/// One live metric at `at` (the window ends there).
+fn metric_at(sources: &Sources, metric: &str, at: Tstz) -> Option<String> {
+    match metric {
+        "active_users_1h" => {
+            distinct_users(&sources.activity(None), shift(at, "1 hour"), at).map(|v| v.to_string())
+        }
+        "posts_1h" => {
+            let posts: Vec<Source> = sources.get("post").into_iter().collect();
+            distinct_events(&posts, shift(at, "1 hour"), at).map(|v| v.to_string())
+        }
+        "interactions_5m" => {
+            let s: Vec<Source> = INTERACTION_SOURCES
+                .iter()
+                .filter_map(|n| sources.get(n))
+                .collect();
+            distinct_events(&s, shift(at, "5 minutes"), at).map(|v| v.to_string())
+        }
+        "error_rate" => error_rate(at),
+        _ => None,
+    }
+}
+
+fn live_at(at: Tstz) -> Live {
+    let sources = Sources::load();
+    let int = |m: &str| metric_at(&sources, m, at).and_then(|v| v.parse::<i64>().ok());
+    Live {
+        active_users_1h: int("active_users_1h"),
+        posts_1h: int("posts_1h"),
+        interactions_5m: int("interactions_5m"),
+        error_rate: metric_at(&sources, "error_rate", at),
+    }
+}
+
+fn clock() -> Tstz {
+    spi(
+        Spi::get_one::<Tstz>("SELECT clock_timestamp()"),
+        "reading the clock",
+    )
+    .unwrap_or_else(|| {
+        crate::errors::raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "clock_timestamp() returned NULL".into(),
+            "",
+        )
+    })
+}
+
+fn num(text: &Option<String>) -> Option<AnyNumeric> {
+    text.as_deref().and_then(|t| AnyNumeric::try_from(t).ok())
+}
+
+/// Live platform metrics for monitoring: users active in the last hour, posts in the last hour,
+/// interactions in the last 5 minutes and the application's error rate (NULL without a source).
+#[pg_extern(volatile, parallel_safe)]
+fn live_metrics() -> TableIterator<
+    'static,
+    (
+        name!(time, Tstz),
+        name!(active_users_1h, Option<i64>),
+        name!(posts_1h, Option<i64>),
+        name!(interactions_5m, Option<i64>),
+        name!(error_rate, Option<AnyNumeric>),
+    ),
+> {
+    let at = clock();
+    let l = live_at(at);
+    TableIterator::once((
+        at,
+        l.active_users_1h,
+        l.posts_1h,
+        l.interactions_5m,
+        num(&l.error_rate),
+    ))
+}
+
+fn iso(at: Tstz) -> String {
+    spi(
+        Spi::get_one_with_args::<String>(
+            "SELECT to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+            &[at.into()],
+        ),
+        "formatting a time",
+    )
+    .unwrap_or_default()
+}
+
+fn live_json(at: Tstz, l: &Live) -> String {
+    let rate = l
+        .error_rate
+        .as_deref()
+        .and_then(|t| serde_json::value::RawValue::from_string(t.to_string()).ok());
+    serde_json::json!({
+        "time": iso(at),
+        "active_users_1h": l.active_users_1h,
+        "posts_1h": l.posts_1h,
+        "interactions_5m": l.interactions_5m,
+        "error_rate": rate,
+    })
+    .to_string()
+}
+
+fn notify(channel: &str, payload: &str) {
+    spi(
+        Spi::run_with_args(
+            "SELECT pg_notify($1, $2)",
+            &[DatumWithOid::from(channel), DatumWithOid::from(payload)],
+        ),
+        "sending NOTIFY",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running code that may fail: an internal subtransaction, always rolled back (nothing a rule
+// computes may persist), with the error turned into a message.
+// ---------------------------------------------------------------------------------------------
+
+fn isolated<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    unsafe {
+        let old_cxt = pg_sys::CurrentMemoryContext;
+        let old_owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        let f = std::panic::AssertUnwindSafe(f);
+        let result = PgTryBuilder::new(move || {
+            let f = f;
+            Ok((f.0)())
+        })
+        .catch_others(|e| Err(caught_message(e)))
+        .execute();
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        pg_sys::CurrentResourceOwner = old_owner;
+        result
+    }
+}
+
+fn caught_message(e: pg_sys::panic::CaughtError) -> String {
+    use pg_sys::panic::CaughtError;
+    match e {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => {
+            format!(
+                "{} (SQLSTATE {})",
+                r.message(),
+                sqlstate(r.sql_error_code() as i32)
+            )
+        }
+        CaughtError::RustPanic { ereport, .. } => ereport.message().to_string(),
+    }
+}
+
+/// The five-character SQLSTATE of PostgreSQL's packed error code (MAKE_SQLSTATE).
+fn sqlstate(code: i32) -> String {
+    (0..5)
+        .map(|i| char::from(b'0' + ((code >> (6 * i)) & 0x3F) as u8))
+        .collect()
+}
+
+/// Runs `f` as `owner`, read-only, as a security-restricted operation, with `timeout_ms`.
+/// The caller's user, security context and settings come back when the subtransaction ends.
+fn as_restricted_owner<T>(owner: pg_sys::Oid, timeout_ms: i32, f: impl FnOnce() -> T) -> T {
+    unsafe {
+        let mut save_user = pg_sys::Oid::INVALID;
+        let mut save_sec: i32 = 0;
+        pg_sys::GetUserIdAndSecContext(&mut save_user, &mut save_sec);
+        let nest = pg_sys::NewGUCNestLevel();
+        // As REFRESH MATERIALIZED VIEW runs the view owner's query.
+        // (The evaluator's own SECURITY DEFINER flag is dropped: the rule is not the definer.)
+        let sec = (save_sec & !(pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32))
+            | pg_sys::SECURITY_RESTRICTED_OPERATION as i32;
+        pg_sys::SetUserIdAndSecContext(owner, sec);
+        set_local("transaction_read_only", "on");
+        set_local("search_path", "pg_catalog, public, pg_temp");
+
+        // statement_timeout only times top-level statements, so time this query ourselves,
+        // restoring any outer statement timeout afterwards.
+        let outer = get_timeout_active(STATEMENT_TIMEOUT)
+            .then(|| get_timeout_finish_time(STATEMENT_TIMEOUT));
+        enable_timeout_after(STATEMENT_TIMEOUT, timeout_ms);
+        let restore_timeout = move || {
+            let fired = get_timeout_indicator(STATEMENT_TIMEOUT, false);
+            disable_timeout(STATEMENT_TIMEOUT, false);
+            if fired {
+                // It fired after the query ended: do not cancel the evaluator's next statement.
+                pg_sys::QueryCancelPending = 0;
+            }
+            if let Some(fin) = outer {
+                enable_timeout_at(STATEMENT_TIMEOUT, fin);
+            }
+        };
+        let f = std::panic::AssertUnwindSafe(f);
+        let out = PgTryBuilder::new(move || {
+            let f = f;
+            (f.0)()
+        })
+        .finally(restore_timeout)
+        .execute();
+        pg_sys::AtEOXact_GUC(false, nest);
+        pg_sys::SetUserIdAndSecContext(save_user, save_sec);
+        out
+    }
+}
+
+unsafe fn set_local(name: &str, value: &str) {
+    let n = CString::new(name).unwrap_or_default();
+    let v = CString::new(value).unwrap_or_default();
+    pg_sys::set_config_option(
+        n.as_ptr(),
+        v.as_ptr(),
+        pg_sys::GucContext::PGC_USERSET,
+        pg_sys::GucSource::PGC_S_SESSION,
+        pg_sys::GucAction::GUC_ACTION_SAVE,
+        true,
+        0,
+        false,
+    );
+}
+
+/// The condition query's value: first column of its only row, as numeric text.
+fn run_condition_query(sql: &str, owner: &str, timeout_ms: i32) -> Result<Option<String>, String> {
+    let role = spi(
+        Spi::connect(|c| {
+            let mut out = None;
+            for row in c.select(
+                "SELECT oid, rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1",
+                None,
+                &[DatumWithOid::from(owner)],
+            )? {
+                out = Some((
+                    row.get::<pg_sys::Oid>(1)?,
+                    row.get::<bool>(2)?.unwrap_or(true),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "looking up the rule owner",
+    );
+    let Some((Some(oid), is_super)) = role else {
+        return Err(format!("owner role \"{owner}\" does not exist"));
+    };
+    if is_super {
+        return Err(format!(
+            "owner role \"{owner}\" is a superuser; condition queries never run with superuser rights: recreate the rule as a non-superuser admin"
+        ));
+    }
+    let body = sql
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    // A subquery admits one SELECT (or VALUES/TABLE) only: no second statement, no DML.
+    let wrapped = format!("SELECT q.v::numeric::text FROM ({body}\n) AS q(v) LIMIT 2");
+    isolated(|| {
+        as_restricted_owner(oid, timeout_ms, || {
+            Spi::connect(|c| {
+                let rows = c.select(&wrapped, None, &[])?;
+                let n = rows.len();
+                let mut v = None;
+                for row in rows {
+                    v = row.get::<String>(1)?;
+                    break;
+                }
+                Ok::<_, pgrx::spi::Error>((n, v))
+            })
+        })
+    })
+    .and_then(|r| r.map_err(|e| e.to_string()))
+    .and_then(|(n, v)| match n {
+        0 => Ok(None),
+        1 => Ok(v),
+        _ => {
+            Err("the condition query returned more than one row; it must return exactly one".into())
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------------------------
+
+struct Rule {
+    id: i64,
+    name: String,
+    rule_type: String,
+    query: Option<String>,
+    metric: Option<String>,
+    threshold: Option<String>,
+    operator: String,
+    cooldown: i32,
+    owner: String,
+    params: serde_json::Value,
+    open: Option<OpenTrigger>,
+}
+
+fn load_rules(at: Tstz) -> Vec<Rule> {
+    spi(
+        Spi::connect(|c| {
+            let mut out = Vec::new();
+            for row in c.select(
+                "SELECT r.id, r.rule_name, r.rule_type, r.condition_query, r.metric, r.threshold_value::text,
+                        r.comparison_operator, r.cooldown_minutes, r.owner_role::text, r.parameters::text,
+                        t.id, extract(epoch FROM $1 - t.last_notified_at)::float8
+                   FROM mking_analytics.alert_rules r
+                   LEFT JOIN mking_analytics.alert_triggers t ON t.alert_rule_id = r.id AND t.resolved_at IS NULL
+                  WHERE r.is_active
+                  ORDER BY r.id",
+                None,
+                &[at.into()],
+            )? {
+                let open = match (row.get::<i64>(11)?, row.get::<f64>(12)?) {
+                    (Some(id), Some(s)) => Some(OpenTrigger { id, seconds_since_notified: s }),
+                    _ => None,
+                };
+                out.push(Rule {
+                    id: row.get::<i64>(1)?.unwrap_or_default(),
+                    name: row.get::<String>(2)?.unwrap_or_default(),
+                    rule_type: row.get::<String>(3)?.unwrap_or_default(),
+                    query: row.get::<String>(4)?,
+                    metric: row.get::<String>(5)?,
+                    threshold: row.get::<String>(6)?,
+                    operator: row.get::<String>(7)?.unwrap_or_default(),
+                    cooldown: row.get::<i32>(8)?.unwrap_or(5),
+                    owner: row.get::<String>(9)?.unwrap_or_default(),
+                    params: row
+                        .get::<String>(10)?
+                        .and_then(|p| serde_json::from_str(&p).ok())
+                        .unwrap_or(serde_json::Value::Null),
+                    open,
+                });
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "reading alert rules",
+    )
+}
+
+/// The outcome of computing one rule.
+struct Verdict {
+    /// None = no data: skipped.
+    condition: Option<bool>,
+    value: Option<String>,
+    /// The threshold the value was compared with (an anomaly band's edge).
+    threshold: Option<String>,
+    operator: String,
+    message: String,
+}
+
+fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
+    let o = Operator::parse(op).ok_or_else(|| {
+        format!(
+            "invalid comparison_operator '{op}'; accepted {}",
+            Operator::ACCEPTED
+        )
+    })?;
+    let v =
+        AnyNumeric::try_from(value).map_err(|e| format!("value {value} is not a number: {e}"))?;
+    let t = AnyNumeric::try_from(threshold)
+        .map_err(|e| format!("threshold {threshold} is not a number: {e}"))?;
+    Ok(o.holds(v.cmp(&t)))
+}
+
+fn param_f64(p: &serde_json::Value, key: &str, default: f64) -> f64 {
+    p.get(key).and_then(|v| v.as_f64()).unwrap_or(default)
+}
+
+fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Result<Verdict, String> {
+    let label = rule.metric.clone().unwrap_or_else(|| "value".into());
+    match rule.rule_type.as_str() {
+        "query" => {
+            let sql = rule.query.as_deref().ok_or("condition_query is NULL")?;
+            let timeout = param_f64(&rule.params, "timeout_ms", DEFAULT_TIMEOUT_MS as f64)
+                .clamp(1.0, MAX_TIMEOUT_MS as f64) as i32;
+            let value = run_condition_query(sql, &rule.owner, timeout)?;
+            threshold_verdict(rule, "value", value)
+        }
+        "metric" => threshold_verdict(rule, &label, live.get(&label)),
+        "anomaly" => anomaly_verdict(rule, &label, sources, live.get(&label), at),
+        other => Err(format!(
+            "unknown rule_type '{other}'; accepted 'query', 'metric', 'anomaly'"
+        )),
+    }
+}
+
+fn threshold_verdict(rule: &Rule, label: &str, value: Option<String>) -> Result<Verdict, String> {
+    let threshold = rule.threshold.clone().ok_or("threshold_value is NULL")?;
+    let Some(v) = value else {
+        return Ok(Verdict {
+            condition: None,
+            value: None,
+            threshold: Some(threshold),
+            operator: rule.operator.clone(),
+            message: format!("{label}: no data"),
+        });
+    };
+    let fires = compare(&v, &rule.operator, &threshold)?;
+    let message = if fires {
+        format!("{}: {label} = {v} {} {threshold}", rule.name, rule.operator)
+    } else {
+        format!(
+            "{}: {label} = {v}, no longer {} {threshold}",
+            rule.name, rule.operator
+        )
+    };
+    Ok(Verdict {
+        condition: Some(fires),
+        value: Some(v),
+        threshold: Some(threshold),
+        operator: rule.operator.clone(),
+        message,
+    })
+}
+
+/// The earliest event of the metric's sources: history before it is not history.
+fn first_event(sources: &Sources, metric: &str) -> Option<Tstz> {
+    let list: Vec<Source> = match metric {
+        "active_users_1h" => sources.activity(None),
+        "posts_1h" => sources.get("post").into_iter().collect(),
+        "interactions_5m" => INTERACTION_SOURCES
+            .iter()
+            .filter_map(|n| sources.get(n))
+            .collect(),
+        _ => return None,
+    };
+    let parts: Vec<String> = list
+        .iter()
+        .map(|s| {
+            format!(
+                "(SELECT min({}) FROM {} e)",
+                s.abs_of(&format!("e.{}", s.time)),
+                s.rel
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let sql = format!(
+        "SELECT LEAST({}) FROM (SELECT $1::text, $2::text) p",
+        parts.join(", ")
+    );
+    spi(
+        Spi::get_one_with_args::<Tstz>(
+            &sql,
+            &[
+                DatumWithOid::from("UTC"),
+                DatumWithOid::from(crate::gucs::source_timezone()),
+            ],
+        ),
+        "finding the first event",
+    )
+}
+
+fn anomaly_verdict(
+    rule: &Rule,
+    metric: &str,
+    sources: &Sources,
+    value: Option<String>,
+    at: Tstz,
+) -> Result<Verdict, String> {
+    let sensitivity = param_f64(&rule.params, "sensitivity", 3.0);
+    let weeks = param_f64(&rule.params, "weeks", 6.0).clamp(3.0, 52.0) as i32;
+    let direction = rule
+        .params
+        .get("direction")
+        .and_then(|d| d.as_str())
+        .unwrap_or("both")
+        .to_string();
+    if !matches!(direction.as_str(), "both" | "above" | "below") {
+        return Err(format!(
+            "invalid parameters.direction '{direction}'; accepted 'both', 'above', 'below'"
+        ));
+    }
+    let skip = |why: String| Verdict {
+        condition: None,
+        value: value.clone(),
+        threshold: None,
+        operator: rule.operator.clone(),
+        message: why,
+    };
+    let Some(v) = value.as_deref().and_then(|t| t.parse::<f64>().ok()) else {
+        return Ok(skip(format!("{metric}: no data")));
+    };
+    let first = first_event(sources, metric);
+    let mut history = Vec::new();
+    for k in 1..=weeks {
+        let past = shift(at, &format!("{} days", 7 * k));
+        // Only weeks in which the platform already had events count as history.
+        let covered = matches!(first, Some(f) if f <= past);
+        if covered {
+            if let Some(x) = metric_at(sources, metric, past).and_then(|t| t.parse::<f64>().ok()) {
+                history.push(x);
+            }
+        }
+    }
+    let Some(band) = anomaly_band(&history, sensitivity) else {
+        return Ok(skip(format!(
+            "{metric}: not enough history for an expected band ({} earlier weeks with data at this hour; 3 needed)",
+            history.len()
+        )));
+    };
+    let round4 = |x: f64| format!("{:.4}", x);
+    let (fires, op, edge) = if v < band.lower && direction != "above" {
+        (true, "<", band.lower)
+    } else if v > band.upper && direction != "below" {
+        (true, ">", band.upper)
+    } else {
+        (
+            false,
+            if direction == "above" { ">" } else { "<" },
+            if direction == "above" {
+                band.upper
+            } else {
+                band.lower
+            },
+        )
+    };
+    let message = format!(
+        "{}: {metric} = {} is {} the expected band {:.2} to {:.2} (median {:.2} of the same hour in {} earlier weeks)",
+        rule.name,
+        value.as_deref().unwrap_or("?"),
+        if fires { if op == "<" { "below" } else { "above" } } else { "back inside" },
+        band.lower,
+        band.upper,
+        band.median,
+        history.len()
+    );
+    Ok(Verdict {
+        condition: Some(fires),
+        value,
+        threshold: Some(round4(edge)),
+        operator: op.into(),
+        message,
+    })
+}
+
+fn record_rule(rule_id: i64, at: Tstz, status: &str, value: Option<&str>, error: Option<&str>) {
+    spi(
+        Spi::run_with_args(
+            "UPDATE mking_analytics.alert_rules
+                SET last_evaluated_at = $2, last_status = $3, last_value = $4::numeric, last_error = $5
+              WHERE id = $1",
+            &[
+                rule_id.into(),
+                at.into(),
+                DatumWithOid::from(status),
+                DatumWithOid::from(value.map(str::to_string)),
+                DatumWithOid::from(error.map(str::to_string)),
+            ],
+        ),
+        "recording a rule's evaluation",
+    );
+}
+
+fn send_alert(trigger_id: i64, rule: &Rule, verdict: &Verdict, status: &str, at: Tstz) {
+    let at_text = iso(at);
+    let payload = payload_json(&Payload {
+        trigger_id,
+        rule_id: rule.id,
+        rule_name: &rule.name,
+        value: verdict.value.as_deref(),
+        threshold: verdict.threshold.as_deref(),
+        operator: &verdict.operator,
+        status,
+        at: &at_text,
+        message: &verdict.message,
+    });
+    notify(ALERT_CHANNEL, &payload);
+}
+
+/// Applies the action to the rule's triggers and sends the notification. Returns the trigger id.
+fn apply(rule: &Rule, verdict: &Verdict, action: Action, at: Tstz) -> Option<i64> {
+    let value = DatumWithOid::from(verdict.value.clone());
+    let threshold = DatumWithOid::from(verdict.threshold.clone());
+    let message = DatumWithOid::from(verdict.message.clone());
+    match action {
+        Action::Fire => {
+            let id = spi(
+                Spi::get_one_with_args::<i64>(
+                    "INSERT INTO mking_analytics.alert_triggers
+                            (alert_rule_id, trigger_value, threshold_value, alert_message, rule_name,
+                             comparison_operator, created_at, last_notified_at)
+                     VALUES ($1, $2::numeric, $3::numeric, $4, $5, $6, $7, $7) RETURNING id",
+                    &[
+                        rule.id.into(),
+                        value,
+                        threshold,
+                        message,
+                        DatumWithOid::from(rule.name.clone()),
+                        DatumWithOid::from(verdict.operator.clone()),
+                        at.into(),
+                    ],
+                ),
+                "recording an alert",
+            )?;
+            send_alert(id, rule, verdict, "firing", at);
+            Some(id)
+        }
+        Action::Renotify => {
+            let id = rule.open?.id;
+            spi(
+                Spi::run_with_args(
+                    "UPDATE mking_analytics.alert_triggers
+                        SET trigger_value = $2::numeric, threshold_value = $3::numeric, alert_message = $4,
+                            last_notified_at = $5, notification_count = notification_count + 1,
+                            notification_status = CASE WHEN notification_status = 'sending' THEN 'sending' ELSE 'pending' END
+                      WHERE id = $1",
+                    &[id.into(), value, threshold, message, at.into()],
+                ),
+                "re-notifying an alert",
+            );
+            send_alert(id, rule, verdict, "firing", at);
+            Some(id)
+        }
+        Action::Resolve => {
+            let id = rule.open?.id;
+            spi(
+                Spi::run_with_args(
+                    "UPDATE mking_analytics.alert_triggers
+                        SET resolved_at = $2, resolve_notification_status = 'pending'
+                      WHERE id = $1 AND resolved_at IS NULL",
+                    &[id.into(), at.into()],
+                ),
+                "resolving an alert",
+            );
+            send_alert(id, rule, verdict, "resolved", at);
+            Some(id)
+        }
+        Action::StillFiring => rule.open.map(|t| t.id),
+        Action::Ok | Action::Skip => None,
+    }
+}
+
+/// Resolves the open triggers of rules that were switched off.
+fn resolve_inactive(at: Tstz) {
+    let rows = spi(
+        Spi::connect(|c| {
+            let mut out = Vec::new();
+            for row in c.select(
+                "SELECT t.id, r.id, r.rule_name, t.trigger_value::text, t.threshold_value::text, t.comparison_operator
+                   FROM mking_analytics.alert_triggers t JOIN mking_analytics.alert_rules r ON r.id = t.alert_rule_id
+                  WHERE t.resolved_at IS NULL AND NOT r.is_active",
+                None,
+                &[],
+            )? {
+                out.push((
+                    row.get::<i64>(1)?.unwrap_or_default(),
+                    row.get::<i64>(2)?.unwrap_or_default(),
+                    row.get::<String>(3)?.unwrap_or_default(),
+                    row.get::<String>(4)?,
+                    row.get::<String>(5)?,
+                    row.get::<String>(6)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "reading alerts of inactive rules",
+    );
+    for (tid, rid, name, value, threshold, op) in rows {
+        let rule = Rule {
+            id: rid,
+            name: name.clone(),
+            rule_type: String::new(),
+            query: None,
+            metric: None,
+            threshold: threshold.clone(),
+            operator: op.clone(),
+            cooldown: 0,
+            owner: String::new(),
+            params: serde_json::Value::Null,
+            open: Some(OpenTrigger {
+                id: tid,
+                seconds_since_notified: 0.0,
+            }),
+        };
+        let verdict = Verdict {
+            condition: Some(false),
+            value,
+            threshold,
+            operator: op,
+            message: format!("{name}: rule deactivated, alert closed"),
+        };
+        apply(&rule, &verdict, Action::Resolve, at);
+    }
+}
+
+/// One evaluation round: every active rule, then the live metrics on `mking_analytics_live`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn evaluate_alerts() -> TableIterator<
+    'static,
+    (
+        name!(rule_id, i64),
+        name!(rule_name, String),
+        name!(status, String),
+        name!(value, Option<AnyNumeric>),
+        name!(threshold, Option<AnyNumeric>),
+        name!(trigger_id, Option<i64>),
+        name!(message, String),
+    ),
+> {
+    // A second concurrent round waits, then sees the first one's triggers.
+    spi(
+        Spi::run("SELECT pg_advisory_xact_lock(hashtext('mking_analytics.evaluate_alerts'))"),
+        "waiting for another evaluation",
+    );
+    let at = clock();
+    let live = isolated(|| {
+        let l = live_at(at);
+        (
+            l.active_users_1h,
+            l.posts_1h,
+            l.interactions_5m,
+            l.error_rate,
+        )
+    });
+    let live = match live {
+        Ok((a, p, i, e)) => Live {
+            active_users_1h: a,
+            posts_1h: p,
+            interactions_5m: i,
+            error_rate: e,
+        },
+        Err(e) => {
+            pgrx::warning!("mking_analytics: live metrics failed: {e}");
+            Live::default()
+        }
+    };
+    let sources = Sources::load();
+    let mut out = Vec::new();
+    resolve_inactive(at);
+    for rule in load_rules(at) {
+        let result = isolated(|| evaluate_rule(&rule, &sources, &live, at)).and_then(|r| r);
+        match result {
+            Ok(verdict) => {
+                let action = decide(verdict.condition, rule.open, rule.cooldown);
+                let trigger = apply(&rule, &verdict, action, at);
+                let note = (action == Action::Skip).then_some(verdict.message.as_str());
+                record_rule(rule.id, at, action.status(), verdict.value.as_deref(), note);
+                out.push((
+                    rule.id,
+                    rule.name.clone(),
+                    action.status().to_string(),
+                    num(&verdict.value),
+                    num(&verdict.threshold),
+                    trigger,
+                    verdict.message,
+                ));
+            }
+            Err(e) => {
+                pgrx::warning!(
+                    "mking_analytics: alert rule {} \"{}\" failed: {e}",
+                    rule.id,
+                    rule.name
+                );
+                record_rule(rule.id, at, "error", None, Some(&e));
+                out.push((
+                    rule.id,
+                    rule.name.clone(),
+                    "error".into(),
+                    None,
+                    num(&rule.threshold),
+                    None,
+                    e,
+                ));
+            }
+        }
+    }
+    notify(LIVE_CHANNEL, &live_json(at, &live));
+    TableIterator::new(out)
+}
