@@ -845,29 +845,29 @@ fn rollups_cron_schedule_unschedule() {
     drop(plain);
 
     let mut c = cron_db();
-    let want = format!("{JOB}|* * * * *|SELECT * FROM mking_analytics.refresh_rollups()|{CRON_DB}");
+    // Every feature's jobs (rollups, alerts, reports), each registered once.
+    let expected = rows(
+        &mut c,
+        "SELECT * FROM mking_analytics.rollup_jobs() UNION ALL SELECT * FROM mking_analytics.alert_jobs()
+         UNION ALL SELECT * FROM mking_analytics.report_jobs()",
+    );
+    assert!(expected.contains(&format!("{JOB}|* * * * *|SELECT * FROM mking_analytics.refresh_rollups()")));
+    let want: Vec<String> = expected.iter().map(|r| format!("{r}|{CRON_DB}")).collect();
     for i in 1..=2 {
         let r = rows(&mut c, "SELECT * FROM mking_analytics.schedule()");
-        assert_eq!(
-            r,
-            vec![format!(
-                "{JOB}|* * * * *|SELECT * FROM mking_analytics.refresh_rollups()"
-            )],
-            "schedule() call {i}"
-        );
-        assert_eq!(
-            our_jobs(&mut c),
-            vec![want.clone()],
-            "after schedule() call {i}: exactly one job"
-        );
+        assert_eq!(r, expected, "schedule() call {i}");
+        assert_eq!(our_jobs(&mut c), want, "after schedule() call {i}: each job exactly once");
     }
     // schedule() installs change capture: the next refresh builds.
     assert!(
         int(&mut c, "SELECT count(*) FROM mking_analytics.rollup_state") >= 7,
         "schedule() must install change capture"
     );
-    let removed = rows(&mut c, "SELECT * FROM mking_analytics.unschedule()");
-    assert_eq!(removed, vec![JOB.to_string()]);
+    let mut removed = rows(&mut c, "SELECT * FROM mking_analytics.unschedule()");
+    removed.sort();
+    let mut names: Vec<String> = expected.iter().map(|r| r.split('|').next().unwrap().to_string()).collect();
+    names.sort();
+    assert_eq!(removed, names);
     assert!(our_jobs(&mut c).is_empty(), "unschedule() left a job");
     assert!(rows(&mut c, "SELECT * FROM mking_analytics.unschedule()").is_empty());
     cron_cleanup(&mut c);
@@ -885,7 +885,7 @@ fn rollups_cron_job_runs_slow() {
     if host.starts_with('/') {
         exec(
             &mut c,
-            &format!("UPDATE cron.job SET nodename = '{host}', nodeport = {port} WHERE jobname = '{JOB}'"),
+            &format!("UPDATE cron.job SET nodename = '{host}', nodeport = {port} WHERE jobname LIKE 'mking\\_analytics\\_%'"),
         );
     }
     let jobid = int(
