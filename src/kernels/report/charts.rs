@@ -362,9 +362,10 @@ fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>
     let bottom = size.plot_height - if has_x_title { font * 3.2 } else { font * 1.8 };
     let plot_w = (right - left).max(10.0);
     let plot_h = (bottom - top).max(10.0);
-    let span = axis.max - axis.min;
+    // Halved so that the span of an axis from −f64::MAX to f64::MAX is still finite.
+    let half_span = axis.max * 0.5 - axis.min * 0.5;
     let y_of = |v: f64| {
-        let y = bottom - (v - axis.min) / span * plot_h;
+        let y = bottom - (v * 0.5 - axis.min * 0.5) / half_span * plot_h;
         if y.is_finite() {
             y.clamp(top - 1.0, bottom + 1.0)
         } else {
@@ -486,7 +487,9 @@ fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>
                         }
                         None => {
                             if text_width("n/a", value_font, Weight::Regular) <= bar_w + font * 0.2 {
-                                shapes.push(text(inner_x + inner_w / 2.0, zero_y - font * 0.3, "n/a".to_string(), value_font, Anchor::Middle, MUTED));
+                                // Above the zero line, or below it when zero is the top of the plot.
+                                let ly = if zero_y - top >= font { zero_y - font * 0.3 } else { zero_y + value_font * 1.2 };
+                                shapes.push(text(inner_x + inner_w / 2.0, ly, "n/a".to_string(), value_font, Anchor::Middle, MUTED));
                             }
                         }
                     }

@@ -86,6 +86,20 @@ pub fn cited_figure(report: &Report, key: &str) -> Option<String> {
     })
 }
 
+/// Longest texts shown, in characters, for labels that sit in tight places; longer ones are
+/// cut with "…" (a 3000-character label would otherwise fill the page).
+pub const MAX_LABEL_CHARS: usize = 120;
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_CELL_CHARS: usize = 300;
+
+/// `text` cut to `max` characters with a trailing "…" when longer.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", text[..end].trim_end()),
+    }
+}
+
 /// "Rule: … · Figure: Active users: 1,234", the small line under an insight or recommendation;
 /// `None` when both are empty.
 pub fn provenance(report: &Report, rule: &str, cites: &str) -> Option<String> {

@@ -11,12 +11,25 @@ pub const NOT_AVAILABLE: &str = "n/a";
 
 const MINUS: char = '\u{2212}';
 
+/// From this magnitude on, values are written in scientific notation ("1.23e15"): a row of
+/// sixteen or more digits cannot be read at a glance, and no real figure gets there.
+const HUGE: f64 = 1e15;
+
 /// `value` written for its unit: Count "12,345"; Number "1,234.50"; Percent "30.83 %";
-/// Seconds "42 s", "3 min 05 s", "1 h 02 min", "2 d 03 h"; "n/a" when missing or not finite.
+/// Seconds "42 s", "3 min 05 s", "1 h 02 min", "2 d 03 h"; "n/a" when missing or not finite;
+/// magnitudes of 10^15 and more in scientific notation ("1.00e300").
 pub fn format_value(value: Option<f64>, unit: Unit) -> String {
     let Some(v) = value.filter(|v| v.is_finite()) else {
         return NOT_AVAILABLE.to_string();
     };
+    if v.abs() >= HUGE {
+        let suffix = match unit {
+            Unit::Percent => " %",
+            Unit::Seconds => " s",
+            Unit::Count | Unit::Number => "",
+        };
+        return format!("{v:.2e}{suffix}").replace('-', "−");
+    }
     match unit {
         Unit::Count => format_grouped(v, 0),
         Unit::Number => format_grouped(v, 2),
@@ -133,7 +146,10 @@ pub fn format_tick(value: f64, unit: Unit, step: f64) -> String {
         Unit::Percent => format!("{} %", format_grouped(value, decimals)),
         Unit::Count | Unit::Number => {
             let abs = value.abs();
-            if abs >= 1e9 && step >= 1e8 {
+            if abs >= 1e15 && step >= 1e14 {
+                // Beyond trillions a tick label in words would be unreadable.
+                format!("{value:.1e}").replace('-', "−")
+            } else if abs >= 1e9 && step >= 1e8 {
                 format!("{} B", format_grouped(value / 1e9, decimals_for_step(step / 1e9)))
             } else if abs >= 1e6 && step >= 1e5 {
                 format!("{} M", format_grouped(value / 1e6, decimals_for_step(step / 1e6)))
@@ -202,8 +218,11 @@ mod tests {
         assert_eq!(format_value(Some(-1234567.0), Unit::Count), "−1,234,567");
         assert_eq!(format_value(Some(12.6), Unit::Count), "13");
         assert_eq!(format_value(Some(-0.2), Unit::Count), "0");
-        assert_eq!(format_value(Some(1e15), Unit::Count), "1,000,000,000,000,000");
-        assert_eq!(format_value(Some(1e300), Unit::Count).len(), 301 + 100);
+        assert_eq!(format_value(Some(999_999_999_999_999.0), Unit::Count), "999,999,999,999,999");
+        assert_eq!(format_value(Some(1e15), Unit::Count), "1.00e15");
+        assert_eq!(format_value(Some(-1e300), Unit::Count), "−1.00e300");
+        assert_eq!(format_value(Some(f64::MAX), Unit::Seconds), "1.80e308 s");
+        assert_eq!(format_value(Some(2.5e20), Unit::Percent), "2.50e20 %");
     }
 
     #[test]
@@ -274,6 +293,7 @@ mod tests {
         assert_eq!(format_tick(5400.0, Unit::Seconds, 1800.0), "1 h 30 min");
         assert_eq!(format_tick(7200.0, Unit::Seconds, 3600.0), "2 h");
         assert_eq!(format_tick(1e-17, Unit::Number, 0.2), "0.0");
+        assert_eq!(format_tick(-f64::MAX, Unit::Count, f64::MAX), "−1.8e308");
         assert_eq!(format_tick(0.0, Unit::Seconds, 30.0), "0");
     }
 }

@@ -70,7 +70,7 @@ figcaption{color:var(--muted);font-size:13px;margin-top:6px}
 .table-wrap{overflow-x:auto;margin:0 0 24px}
 table{border-collapse:collapse;width:100%;font-size:14px;font-variant-numeric:tabular-nums}
 th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{background:var(--panel);font-weight:600;white-space:nowrap}
+th{background:var(--panel);font-weight:600}
 td.num,th.num{text-align:right}
 tr{break-inside:avoid;page-break-inside:avoid}
 thead{display:table-header-group}
@@ -188,7 +188,7 @@ fn card(out: &mut String, figure: &Figure) {
     let _ = write!(
         out,
         "<div class=\"card\"><p class=\"label\">{}</p><p class=\"value\">{}</p><p class=\"change {class}\">{arrow}{}</p><p class=\"prev\">Previous: {}</p></div>\n",
-        escape(&figure.label),
+        escape(&clip(&figure.label, MAX_LABEL_CHARS)),
         escape(&format_value(figure.value, figure.unit)),
         escape(&format_change(figure.change_pct)),
         escape(&format_value(figure.previous, figure.unit)),
@@ -210,7 +210,7 @@ fn charts(out: &mut String, report: &Report) {
 }
 
 fn chart_figure(out: &mut String, chart: &Chart, errors: &[&SectionError]) {
-    let _ = write!(out, "<figure class=\"chart\" id=\"chart-{}\">\n<h3>{}</h3>\n", slug(&chart.key), escape(&chart.title));
+    let _ = write!(out, "<figure class=\"chart\" id=\"chart-{}\">\n<h3>{}</h3>\n", slug(&chart.key), escape(&clip(&chart.title, MAX_TITLE_CHARS)));
     section_errors(out, errors);
     let wide = layout_chart(chart, WIDE);
     let narrow = layout_chart(chart, NARROW);
@@ -247,7 +247,7 @@ fn tables(out: &mut String, report: &Report) {
 }
 
 fn table_html(out: &mut String, table: &Table, errors: &[&SectionError]) {
-    let _ = write!(out, "<h3 id=\"table-{}\">{}</h3>\n", slug(&table.key), escape(&table.title));
+    let _ = write!(out, "<h3 id=\"table-{}\">{}</h3>\n", slug(&table.key), escape(&clip(&table.title, MAX_TITLE_CHARS)));
     section_errors(out, errors);
     let columns = table.columns.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
     if table.rows.is_empty() {
@@ -264,14 +264,14 @@ fn table_html(out: &mut String, table: &Table, errors: &[&SectionError]) {
     out.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
     for c in 0..columns {
         let name = table.columns.get(c).map(String::as_str).unwrap_or("");
-        let _ = write!(out, "<th{}>{}</th>", if numeric[c] { " class=\"num\"" } else { "" }, escape(name));
+        let _ = write!(out, "<th{}>{}</th>", if numeric[c] { " class=\"num\"" } else { "" }, escape(&clip(name, MAX_LABEL_CHARS)));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in &table.rows {
         out.push_str("<tr>");
         for c in 0..columns {
             let cell = row.get(c).map(String::as_str).unwrap_or("");
-            let _ = write!(out, "<td{}>{}</td>", if numeric[c] { " class=\"num\"" } else { "" }, escape(cell));
+            let _ = write!(out, "<td{}>{}</td>", if numeric[c] { " class=\"num\"" } else { "" }, escape(&clip(cell, MAX_CELL_CHARS)));
         }
         out.push_str("</tr>\n");
     }

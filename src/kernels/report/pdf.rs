@@ -293,7 +293,7 @@ fn card(figure: &Figure, width: f64) -> Vec<Shape> {
     let pad = 8.0;
     let inner = width - 2.0 * pad;
     let mut shapes = vec![Shape::Rect { x: 0.0, y: 0.0, w: width, h: 0.0, fill: Color(0xff, 0xff, 0xff), stroke: Some(GRID) }];
-    let mut y = paragraph(&mut shapes, &figure.label, pad, pad - 1.0, inner, 8.0, Weight::Bold, MUTED, 2);
+    let mut y = paragraph(&mut shapes, &clip(&figure.label, MAX_LABEL_CHARS), pad, pad - 1.0, inner, 8.0, Weight::Bold, MUTED, 2);
     let value = truncate_to_width(&format_value(figure.value, figure.unit), inner, 16.0, Weight::Bold);
     shapes.push(text_shape(pad, y + 17.0, value, 16.0, Weight::Bold, INK, Anchor::Start));
     y += 23.0;
@@ -380,7 +380,7 @@ fn table_blocks(flow: &mut Flow, table: &Table, section_heading: Option<Block>, 
         flow.keep_together(lead, 14.0);
         return;
     }
-    let cell = |r: &Vec<String>, c: usize| r.get(c).map(String::as_str).unwrap_or("").to_string();
+    let cell = |r: &Vec<String>, c: usize| clip(r.get(c).map_or("", String::as_str), MAX_CELL_CHARS);
     let numeric: Vec<bool> = (0..columns)
         .map(|c| {
             let cells: Vec<String> = table.rows.iter().map(|r| cell(r, c)).filter(|v| !v.trim().is_empty()).collect();
@@ -388,7 +388,7 @@ fn table_blocks(flow: &mut Flow, table: &Table, section_heading: Option<Block>, 
         })
         .collect();
     let widths = column_widths(table, columns);
-    let header: Vec<String> = (0..columns).map(|c| table.columns.get(c).cloned().unwrap_or_default()).collect();
+    let header: Vec<String> = (0..columns).map(|c| clip(table.columns.get(c).map_or("", String::as_str), MAX_LABEL_CHARS)).collect();
     let header_block = row_block(&header, &widths, &numeric, true);
     lead.push(row_block_clone(&header_block));
     // A table short enough for one page is not split (a lone row on the next page reads badly).
