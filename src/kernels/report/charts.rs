@@ -333,6 +333,31 @@ fn text(x: f64, y: f64, text: String, size: f64, anchor: Anchor, color: Color) -
     Shape::Text { x, y, text, size, anchor, weight: Weight::Regular, color, vertical: false }
 }
 
+/// The y of value `v` on `axis` drawn from `bottom` up to `top`, always finite and inside.
+fn value_scale(axis: &Axis, top: f64, bottom: f64) -> impl Fn(f64) -> f64 {
+    // Halved so that the span of an axis from −f64::MAX to f64::MAX is still finite.
+    let half_span = axis.max * 0.5 - axis.min * 0.5;
+    let min = axis.min;
+    move |v: f64| {
+        let y = bottom - (v * 0.5 - min * 0.5) / half_span * (bottom - top);
+        if y.is_finite() {
+            y.clamp(top - 1.0, bottom + 1.0)
+        } else {
+            bottom
+        }
+    }
+}
+
+/// Which series of a line chart go on a right-hand axis: those whose largest magnitude is under
+/// a tenth of the largest one's. Then "active users" (about 12,000) and "new registrations"
+/// (about 400) can share a chart and both be read. Bars always share one axis (their heights
+/// are compared with each other).
+fn right_axis_series(kind: XyKind, series: &[(String, Vec<Option<f64>>)]) -> Vec<bool> {
+    let peaks: Vec<f64> = series.iter().map(|(_, values)| values.iter().flatten().map(|v| v.abs()).fold(0.0, f64::max)).collect();
+    let biggest = peaks.iter().copied().fold(0.0, f64::max);
+    peaks.iter().map(|peak| kind == XyKind::Line && *peak > 0.0 && *peak * 10.0 < biggest).collect()
+}
+
 /// Line and grouped bar charts: both have a value axis on the left and labels along x.
 fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>>)], size: LayoutSize, kind: XyKind) -> Scene {
     let font = size.font;
@@ -340,38 +365,70 @@ fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>
     let n = labels.len();
     let mut shapes = Vec::new();
 
-    let names: Vec<&str> = series.iter().map(|(name, _)| name.as_str()).collect();
-    let legend = legend(&names, 0.0, 0.0, width, font, kind);
+    let on_right = right_axis_series(kind, series);
+    let names: Vec<String> = series
+        .iter()
+        .zip(&on_right)
+        .map(|((name, _), right)| if *right { format!("{name} (right axis)") } else { name.clone() })
+        .collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let legend = legend(&name_refs, 0.0, 0.0, width, font, kind);
     let legend_height = if legend.height > 0.0 { legend.height + font * 0.8 } else { 0.0 };
     shapes.extend(legend.shapes);
 
-    let (lo, hi) = series
-        .iter()
-        .flat_map(|(_, values)| values.iter().flatten())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let range = |right: bool| {
+        series
+            .iter()
+            .zip(&on_right)
+            .filter(|(_, r)| **r == right)
+            .flat_map(|((_, values), _)| values.iter().flatten())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+    };
+    let (lo, hi) = range(false);
     let axis = nice_axis(lo, hi, chart.unit);
     let tick_labels: Vec<String> = axis.ticks.iter().map(|t| format_tick(*t, chart.unit, axis.step)).collect();
     let tick_label_width = tick_labels.iter().map(|l| text_width(l, font, Weight::Regular)).fold(0.0, f64::max);
+    let right_axis = on_right.contains(&true).then(|| {
+        let (lo, hi) = range(true);
+        let axis = nice_axis(lo, hi, chart.unit);
+        let labels: Vec<String> = axis.ticks.iter().map(|t| format_tick(*t, chart.unit, axis.step)).collect();
+        (axis, labels)
+    });
+    let right_label_width = right_axis
+        .as_ref()
+        .map_or(0.0, |(_, labels)| labels.iter().map(|l| text_width(l, font, Weight::Regular)).fold(0.0, f64::max) + font * 0.6);
 
     let has_y_title = !chart.y_title.trim().is_empty();
     let has_x_title = !chart.x_title.trim().is_empty();
     let y_title_band = if has_y_title { font * 1.6 } else { 0.0 };
     let left = y_title_band + tick_label_width + font * 0.6;
-    let right = width - font * 0.8;
+    let right = width - font * 0.8 - right_label_width;
     let top = legend_height + font * 0.6;
     let bottom = size.plot_height - if has_x_title { font * 3.2 } else { font * 1.8 };
     let plot_w = (right - left).max(10.0);
     let plot_h = (bottom - top).max(10.0);
-    // Halved so that the span of an axis from −f64::MAX to f64::MAX is still finite.
-    let half_span = axis.max * 0.5 - axis.min * 0.5;
-    let y_of = |v: f64| {
-        let y = bottom - (v * 0.5 - axis.min * 0.5) / half_span * plot_h;
-        if y.is_finite() {
-            y.clamp(top - 1.0, bottom + 1.0)
-        } else {
-            bottom
-        }
+    let y_of = value_scale(&axis, top, bottom);
+    let y_of_right = right_axis.as_ref().map(|(axis, _)| value_scale(axis, top, bottom));
+    let y_of_series = |s: usize, v: f64| match (&y_of_right, on_right.get(s)) {
+        (Some(scale), Some(true)) => scale(v),
+        _ => y_of(v),
     };
+
+    // The right axis: ticks only (the gridlines belong to the left one), in the series' colour
+    // when it is the only one there.
+    if let (Some((axis, labels)), Some(scale)) = (&right_axis, &y_of_right) {
+        let mut right_series = on_right.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i);
+        let color = match (right_series.next(), right_series.next()) {
+            (Some(i), None) => PALETTE[i % PALETTE.len()],
+            _ => MUTED,
+        };
+        for (tick, label) in axis.ticks.iter().zip(labels) {
+            let y = scale(*tick);
+            shapes.push(Shape::Line { x1: right, y1: y, x2: right + font * 0.3, y2: y, color: AXIS, width: 1.0, dashed: false });
+            shapes.push(text(right + font * 0.5, y + font * 0.35, label.clone(), font, Anchor::Start, color));
+        }
+        shapes.push(Shape::Line { x1: right, y1: top, x2: right, y2: bottom, color: AXIS, width: 1.0, dashed: false });
+    }
 
     // Gridlines and value ticks.
     for (tick, label) in axis.ticks.iter().zip(tick_labels) {
@@ -410,14 +467,16 @@ fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>
     };
 
     // x labels: truncated to what the chart can give one label, then thinned.
-    let max_label = match kind {
-        XyKind::Line => (plot_w / 3.0).max(font * 3.0),
-        XyKind::Bar => (spacing - font * 0.4).max(font * 2.5),
+    // Every bar category keeps a label (cut to its group's width) unless groups are too narrow
+    // even for a few letters; line labels are thinned instead, as the axis reads like a ruler.
+    let (max_label, label_gap) = match kind {
+        XyKind::Line => ((plot_w / 3.0).max(font * 3.0), font * 0.8),
+        XyKind::Bar => ((spacing - font * 0.5).max(font * 2.5), font * 0.3),
     };
     let shown_labels: Vec<String> = labels.iter().map(|l| truncate_to_width(l, max_label, label_size, Weight::Regular)).collect();
     let widest = shown_labels.iter().map(|l| text_width(l, label_size, Weight::Regular)).fold(0.0, f64::max);
     let label_y = bottom + font * 1.3;
-    for i in thin_labels(n, spacing, widest, font * 0.8) {
+    for i in thin_labels(n, spacing, widest, label_gap) {
         let x = x_of(i);
         shapes.push(Shape::Line { x1: x, y1: bottom, x2: x, y2: bottom + font * 0.3, color: AXIS, width: 1.0, dashed: false });
         let label = shown_labels.get(i).cloned().unwrap_or_default();
@@ -449,7 +508,7 @@ fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>
                 };
                 for (i, value) in values.iter().enumerate() {
                     match value {
-                        Some(v) => run.push((x_of(i), y_of(*v))),
+                        Some(v) => run.push((x_of(i), y_of_series(s, *v))),
                         None => flush(&mut run, &mut shapes),
                     }
                 }
@@ -457,7 +516,7 @@ fn xy_chart(chart: &Chart, labels: &[String], series: &[(String, Vec<Option<f64>
                 if marker {
                     for (i, value) in values.iter().enumerate() {
                         if let Some(v) = value {
-                            shapes.push(Shape::Circle { cx: x_of(i), cy: y_of(*v), r: 2.4, fill: color });
+                            shapes.push(Shape::Circle { cx: x_of(i), cy: y_of_series(s, *v), r: 2.4, fill: color });
                         }
                     }
                 }
@@ -641,6 +700,49 @@ mod tests {
         assert_eq!(thin_labels(0, 10.0, 20.0, 5.0), Vec::<usize>::new());
         assert_eq!(thin_labels(1, 10.0, 20.0, 5.0), vec![0]);
         assert_eq!(thin_labels(1000, 0.1, 50.0, 5.0).len(), 2);
+    }
+
+    fn texts(scene: &Scene) -> Vec<&str> {
+        scene.shapes.iter().filter_map(|s| if let Shape::Text { text, .. } = s { Some(text.as_str()) } else { None }).collect()
+    }
+
+    const WIDE: LayoutSize = LayoutSize { width: 760.0, font: 12.0, plot_height: 320.0 };
+
+    #[test]
+    fn small_series_beside_a_big_one_get_a_right_axis() {
+        let monthly = crate::kernels::report::fixtures::monthly();
+        let growth = layout_chart(&monthly.charts[0], WIDE);
+        let labels = texts(&growth);
+        assert!(labels.contains(&"New registrations (right axis)"), "{labels:?}");
+        assert!(labels.contains(&"Active users"));
+        // Left ticks in thousands, right ticks in hundreds.
+        assert!(labels.contains(&"20,000") && labels.contains(&"500"));
+        // Series of similar size share the left axis; bars always do.
+        let weekly = crate::kernels::report::fixtures::weekly();
+        for chart in &weekly.charts {
+            assert!(!texts(&layout_chart(chart, WIDE)).iter().any(|t| t.contains("right axis")), "{}", chart.key);
+        }
+    }
+
+    #[test]
+    fn every_bar_category_keeps_a_label() {
+        let weekly = crate::kernels::report::fixtures::weekly();
+        let narrow = LayoutSize { width: 400.0, font: 12.0, plot_height: 280.0 };
+        let labels = texts(&layout_chart(&weekly.charts[1], narrow)).into_iter().map(str::to_string).collect::<Vec<_>>();
+        for category in ["Text", "Image", "Video", "Link", "Poll"] {
+            assert!(labels.iter().any(|l| l == category), "{category} missing from {labels:?}");
+        }
+        assert!(labels.iter().any(|l| l.starts_with("Live") && l.ends_with('…')));
+    }
+
+    #[test]
+    fn empty_and_all_null_charts_are_no_data_panels() {
+        let empty = crate::kernels::report::fixtures::empty();
+        for chart in &empty.charts {
+            let scene = layout_chart(chart, WIDE);
+            assert!(scene.no_data, "{}", chart.key);
+            assert_eq!(texts(&scene), vec![NO_DATA_TEXT]);
+        }
     }
 
     #[test]

@@ -159,3 +159,39 @@ pub fn section_error_text(error: &SectionError) -> String {
         format!("{SECTION_ERROR_PREFIX} ({section}): {message}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_counts_characters_not_bytes() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("日本語のタイトル", 3), "日本語…");
+        assert_eq!(clip("word word", 5), "word…");
+        assert_eq!(clip("", 0), "");
+        assert_eq!(clip("x", 0), "…");
+    }
+
+    #[test]
+    fn period_dates_show_first_and_last_day() {
+        let mut report = crate::kernels::report::fixtures::weekly();
+        assert_eq!(period_dates(&report), "2024-03-04 – 2024-03-10");
+        report.period_start = "2024-03-10".into();
+        report.period_end = "2024-03-11".into();
+        assert_eq!(period_dates(&report), "2024-03-10");
+        report.period_end = "garbage".into();
+        assert_eq!(period_dates(&report), "2024-03-10 – garbage");
+    }
+
+    #[test]
+    fn section_errors_go_where_their_section_is() {
+        let report = crate::kernels::report::fixtures::partial();
+        // interaction_mix was dropped from the charts, top_posts is still a table.
+        assert_eq!(error_place(&report, &report.section_errors[0]), ErrorPlace::Other);
+        assert_eq!(error_place(&report, &report.section_errors[1]), ErrorPlace::Table(0));
+        let figures = SectionError { section: "figures".into(), message: String::new() };
+        assert_eq!(error_place(&report, &figures), ErrorPlace::Figures);
+        assert_eq!(section_error_text(&figures), "This section could not be generated (figures): no reason given");
+    }
+}
