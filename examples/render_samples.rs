@@ -7,7 +7,9 @@ use std::time::Instant;
 use mking_analytics::kernels::report::{fixtures, render_html, render_pdf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp/report-samples".to_string());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/tmp/report-samples".to_string());
     std::fs::create_dir_all(&dir)?;
     for (name, report) in fixtures::all() {
         let started = Instant::now();
@@ -35,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pdf = render_pdf(&monthly)?;
         std::hint::black_box((html, pdf));
     }
-    println!("monthly HTML+PDF: {:.2} ms per report (mean of {runs})", started.elapsed().as_secs_f64() * 1e3 / f64::from(runs));
+    println!(
+        "monthly HTML+PDF: {:.2} ms per report (mean of {runs})",
+        started.elapsed().as_secs_f64() * 1e3 / f64::from(runs)
+    );
     Ok(())
 }

@@ -13,7 +13,11 @@ pub const RECOMMENDATIONS_HEADING: &str = "Recommendations";
 /// Under the figures: what the changes compare with, and that arrows tell direction only.
 pub fn direction_note(report: &Report) -> String {
     let previous = report.previous_label.trim();
-    let versus = if previous.is_empty() { "the previous period" } else { previous };
+    let versus = if previous.is_empty() {
+        "the previous period"
+    } else {
+        previous
+    };
     format!("Changes and previous values are versus {versus}. Arrows show whether a figure went up or down, not whether that is good.")
 }
 
@@ -40,7 +44,9 @@ pub fn period_dates(report: &Report) -> String {
     match (start, end) {
         (Ok(start), Ok(end)) => match end.pred_opt() {
             Some(last) if last == start => start.format("%Y-%m-%d").to_string(),
-            Some(last) if last > start => format!("{} – {}", start.format("%Y-%m-%d"), last.format("%Y-%m-%d")),
+            Some(last) if last > start => {
+                format!("{} – {}", start.format("%Y-%m-%d"), last.format("%Y-%m-%d"))
+            }
             _ => format!("{} – {}", report.period_start, report.period_end),
         },
         _ => format!("{} – {}", report.period_start, report.period_end),
@@ -51,10 +57,21 @@ pub fn period_dates(report: &Report) -> String {
 pub fn coverage_message(report: &Report) -> Option<(&'static str, String)> {
     let (heading, default) = match report.coverage {
         Coverage::Complete => return None,
-        Coverage::Partial => ("Partial data", "This period is not over yet or its data stops early; figures cover only part of it."),
-        Coverage::Empty => ("No data", "There were no events in this period; figures and charts are empty."),
+        Coverage::Partial => (
+            "Partial data",
+            "This period is not over yet or its data stops early; figures cover only part of it.",
+        ),
+        Coverage::Empty => (
+            "No data",
+            "There were no events in this period; figures and charts are empty.",
+        ),
     };
-    let note = report.coverage_note.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or(default);
+    let note = report
+        .coverage_note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(default);
     Some((heading, note.to_string()))
 }
 
@@ -81,7 +98,11 @@ pub fn cited_figure(report: &Report, key: &str) -> Option<String> {
         return None;
     }
     Some(match report.figures.iter().find(|f| f.key == key) {
-        Some(figure) => format!("{}: {}", figure.label, format_value(figure.value, figure.unit)),
+        Some(figure) => format!(
+            "{}: {}",
+            figure.label,
+            format_value(figure.value, figure.unit)
+        ),
         None => key.to_string(),
     })
 }
@@ -145,14 +166,22 @@ pub fn error_place(report: &Report, error: &SectionError) -> ErrorPlace {
 }
 
 pub fn errors_at(report: &Report, place: ErrorPlace) -> Vec<&SectionError> {
-    report.section_errors.iter().filter(|e| error_place(report, e) == place).collect()
+    report
+        .section_errors
+        .iter()
+        .filter(|e| error_place(report, e) == place)
+        .collect()
 }
 
 /// "This section could not be generated (monthly_retention): timeout".
 pub fn section_error_text(error: &SectionError) -> String {
     let section = error.section.trim();
     let message = error.message.trim();
-    let message = if message.is_empty() { "no reason given" } else { message };
+    let message = if message.is_empty() {
+        "no reason given"
+    } else {
+        message
+    };
     if section.is_empty() {
         format!("{SECTION_ERROR_PREFIX}: {message}")
     } else {
@@ -188,10 +217,22 @@ mod tests {
     fn section_errors_go_where_their_section_is() {
         let report = crate::kernels::report::fixtures::partial();
         // interaction_mix was dropped from the charts, top_posts is still a table.
-        assert_eq!(error_place(&report, &report.section_errors[0]), ErrorPlace::Other);
-        assert_eq!(error_place(&report, &report.section_errors[1]), ErrorPlace::Table(0));
-        let figures = SectionError { section: "figures".into(), message: String::new() };
+        assert_eq!(
+            error_place(&report, &report.section_errors[0]),
+            ErrorPlace::Other
+        );
+        assert_eq!(
+            error_place(&report, &report.section_errors[1]),
+            ErrorPlace::Table(0)
+        );
+        let figures = SectionError {
+            section: "figures".into(),
+            message: String::new(),
+        };
         assert_eq!(error_place(&report, &figures), ErrorPlace::Figures);
-        assert_eq!(section_error_text(&figures), "This section could not be generated (figures): no reason given");
+        assert_eq!(
+            section_error_text(&figures),
+            "This section could not be generated (figures): no reason given"
+        );
     }
 }

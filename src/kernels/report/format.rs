@@ -64,7 +64,10 @@ pub enum Direction {
 
 /// Direction of `change_pct` after the same rounding as [`format_change`].
 pub fn change_direction(change_pct: Option<f64>) -> Direction {
-    match change_pct.filter(|v| v.is_finite()).map(|v| (v * 10.0).round() / 10.0) {
+    match change_pct
+        .filter(|v| v.is_finite())
+        .map(|v| (v * 10.0).round() / 10.0)
+    {
         None => Direction::Unknown,
         Some(v) if v > 0.0 => Direction::Up,
         Some(v) if v < 0.0 => Direction::Down,
@@ -109,7 +112,11 @@ pub fn format_duration(seconds: f64) -> String {
     if !seconds.is_finite() {
         return NOT_AVAILABLE.to_string();
     }
-    let sign = if seconds < 0.0 && seconds.abs() >= 0.05 { MINUS.to_string() } else { String::new() };
+    let sign = if seconds < 0.0 && seconds.abs() >= 0.05 {
+        MINUS.to_string()
+    } else {
+        String::new()
+    };
     let s = seconds.abs();
     if s < 10.0 && (s * 10.0).round() % 10.0 != 0.0 {
         return format!("{sign}{:.1} s", s);
@@ -125,11 +132,18 @@ pub fn format_duration(seconds: f64) -> String {
     let total_minutes = (s / 60.0).round();
     if total_minutes < 24.0 * 60.0 {
         let hours = (total_minutes / 60.0).floor();
-        return format!("{sign}{hours:.0} h {:02.0} min", total_minutes - hours * 60.0);
+        return format!(
+            "{sign}{hours:.0} h {:02.0} min",
+            total_minutes - hours * 60.0
+        );
     }
     let total_hours = (s / 3600.0).round();
     let days = (total_hours / 24.0).floor();
-    format!("{sign}{} d {:02.0} h", format_grouped(days, 0), total_hours - days * 24.0)
+    format!(
+        "{sign}{} d {:02.0} h",
+        format_grouped(days, 0),
+        total_hours - days * 24.0
+    )
 }
 
 /// An axis tick label: like [`format_value`] but as short as the tick spacing `step` allows
@@ -139,7 +153,11 @@ pub fn format_tick(value: f64, unit: Unit, step: f64) -> String {
         return NOT_AVAILABLE.to_string();
     }
     // Snap values within a hair of zero (floating error from tick arithmetic) to zero.
-    let value = if step.is_finite() && value.abs() < step.abs() * 1e-9 { 0.0 } else { value };
+    let value = if step.is_finite() && value.abs() < step.abs() * 1e-9 {
+        0.0
+    } else {
+        value
+    };
     let decimals = decimals_for_step(step);
     match unit {
         Unit::Seconds => format_duration_tick(value),
@@ -150,9 +168,15 @@ pub fn format_tick(value: f64, unit: Unit, step: f64) -> String {
                 // Beyond trillions a tick label in words would be unreadable.
                 format!("{value:.1e}").replace('-', "−")
             } else if abs >= 1e9 && step >= 1e8 {
-                format!("{} B", format_grouped(value / 1e9, decimals_for_step(step / 1e9)))
+                format!(
+                    "{} B",
+                    format_grouped(value / 1e9, decimals_for_step(step / 1e9))
+                )
             } else if abs >= 1e6 && step >= 1e5 {
-                format!("{} M", format_grouped(value / 1e6, decimals_for_step(step / 1e6)))
+                format!(
+                    "{} M",
+                    format_grouped(value / 1e6, decimals_for_step(step / 1e6))
+                )
             } else {
                 format_grouped(value, decimals)
             }
@@ -176,7 +200,11 @@ fn decimals_for_step(step: f64) -> usize {
 
 /// A duration tick: whole units where possible ("30 s", "5 min", "2 h", "1 h 30 min").
 fn format_duration_tick(seconds: f64) -> String {
-    let sign = if seconds < 0.0 { MINUS.to_string() } else { String::new() };
+    let sign = if seconds < 0.0 {
+        MINUS.to_string()
+    } else {
+        String::new()
+    };
     let s = seconds.abs().round();
     if s == 0.0 {
         return "0".to_string();
@@ -218,7 +246,10 @@ mod tests {
         assert_eq!(format_value(Some(-1234567.0), Unit::Count), "−1,234,567");
         assert_eq!(format_value(Some(12.6), Unit::Count), "13");
         assert_eq!(format_value(Some(-0.2), Unit::Count), "0");
-        assert_eq!(format_value(Some(999_999_999_999_999.0), Unit::Count), "999,999,999,999,999");
+        assert_eq!(
+            format_value(Some(999_999_999_999_999.0), Unit::Count),
+            "999,999,999,999,999"
+        );
         assert_eq!(format_value(Some(1e15), Unit::Count), "1.00e15");
         assert_eq!(format_value(Some(-1e300), Unit::Count), "−1.00e300");
         assert_eq!(format_value(Some(f64::MAX), Unit::Seconds), "1.80e308 s");

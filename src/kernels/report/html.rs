@@ -11,12 +11,28 @@ use super::svg::scene_to_svg;
 
 /// Chart layouts: the wide one for screens and print, the narrow one (larger text relative to its
 /// width) replaces it on phones.
-pub const WIDE: LayoutSize = LayoutSize { width: 760.0, font: 12.0, plot_height: 320.0 };
-pub const NARROW: LayoutSize = LayoutSize { width: 400.0, font: 12.0, plot_height: 280.0 };
+pub const WIDE: LayoutSize = LayoutSize {
+    width: 760.0,
+    font: 12.0,
+    plot_height: 320.0,
+};
+pub const NARROW: LayoutSize = LayoutSize {
+    width: 400.0,
+    font: 12.0,
+    plot_height: 280.0,
+};
 
 /// `key` as an HTML id fragment: ASCII letters, digits, `-` and `_`; anything else becomes `-`.
 pub fn slug(key: &str) -> String {
-    key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// `text` safe as HTML/SVG text and inside double- or single-quoted attributes.
@@ -143,21 +159,37 @@ fn header(out: &mut String, report: &Report) {
             let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(name), escape(value));
         }
     };
-    meta("Period", &format!("{} · {}", report.period_label, period_dates(report)));
+    meta(
+        "Period",
+        &format!("{} · {}", report.period_label, period_dates(report)),
+    );
     meta("Compared with", &report.previous_label);
     meta("Time zone", &report.tz);
     meta("Generated", &report.generated_at);
     out.push_str("</dl>\n");
     if let Some((heading, note)) = coverage_message(report) {
-        let class = if report.coverage == Coverage::Empty { "coverage empty" } else { "coverage" };
-        let _ = write!(out, "<div class=\"{class}\" role=\"note\"><strong>{}</strong>{}</div>\n", escape(heading), escape(&note));
+        let class = if report.coverage == Coverage::Empty {
+            "coverage empty"
+        } else {
+            "coverage"
+        };
+        let _ = writeln!(
+            out,
+            "<div class=\"{class}\" role=\"note\"><strong>{}</strong>{}</div>",
+            escape(heading),
+            escape(&note)
+        );
     }
     out.push_str("</header>\n");
 }
 
 fn section_errors(out: &mut String, errors: &[&SectionError]) {
     for error in errors {
-        let _ = write!(out, "<p class=\"section-error\" role=\"alert\">{}</p>\n", escape(&section_error_text(error)));
+        let _ = writeln!(
+            out,
+            "<p class=\"section-error\" role=\"alert\">{}</p>",
+            escape(&section_error_text(error))
+        );
     }
 }
 
@@ -166,10 +198,17 @@ fn figures(out: &mut String, report: &Report) {
     if report.figures.is_empty() && errors.is_empty() {
         return;
     }
-    let _ = write!(out, "<section class=\"figures\">\n<h2>{FIGURES_HEADING}</h2>\n");
+    let _ = writeln!(
+        out,
+        "<section class=\"figures\">\n<h2>{FIGURES_HEADING}</h2>"
+    );
     section_errors(out, &errors);
     if !report.figures.is_empty() {
-        let _ = write!(out, "<p class=\"hint\">{}</p>\n<div class=\"cards\">\n", escape(&direction_note(report)));
+        let _ = writeln!(
+            out,
+            "<p class=\"hint\">{}</p>\n<div class=\"cards\">",
+            escape(&direction_note(report))
+        );
         for figure in &report.figures {
             card(out, figure);
         }
@@ -185,9 +224,9 @@ fn card(out: &mut String, figure: &Figure) {
         Direction::Flat => ("flat", "► "),
         Direction::Unknown => ("na", ""),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"card\"><p class=\"label\">{}</p><p class=\"value\">{}</p><p class=\"change {class}\">{arrow}{}</p><p class=\"prev\">Previous: {}</p></div>\n",
+        "<div class=\"card\"><p class=\"label\">{}</p><p class=\"value\">{}</p><p class=\"change {class}\">{arrow}{}</p><p class=\"prev\">Previous: {}</p></div>",
         escape(&clip(&figure.label, MAX_LABEL_CHARS)),
         escape(&format_value(figure.value, figure.unit)),
         escape(&format_change(figure.change_pct)),
@@ -200,7 +239,7 @@ fn charts(out: &mut String, report: &Report) {
     if report.charts.is_empty() && other.is_empty() {
         return;
     }
-    let _ = write!(out, "<section class=\"charts\">\n<h2>{CHARTS_HEADING}</h2>\n");
+    let _ = writeln!(out, "<section class=\"charts\">\n<h2>{CHARTS_HEADING}</h2>");
     section_errors(out, &other);
     for (i, chart) in report.charts.iter().enumerate() {
         let errors = errors_at(report, ErrorPlace::Chart(i));
@@ -210,7 +249,12 @@ fn charts(out: &mut String, report: &Report) {
 }
 
 fn chart_figure(out: &mut String, chart: &Chart, errors: &[&SectionError]) {
-    let _ = write!(out, "<figure class=\"chart\" id=\"chart-{}\">\n<h3>{}</h3>\n", slug(&chart.key), escape(&clip(&chart.title, MAX_TITLE_CHARS)));
+    let _ = writeln!(
+        out,
+        "<figure class=\"chart\" id=\"chart-{}\">\n<h3>{}</h3>",
+        slug(&chart.key),
+        escape(&clip(&chart.title, MAX_TITLE_CHARS))
+    );
     section_errors(out, errors);
     let wide = layout_chart(chart, WIDE);
     let narrow = layout_chart(chart, NARROW);
@@ -219,7 +263,7 @@ fn chart_figure(out: &mut String, chart: &Chart, errors: &[&SectionError]) {
     out.push_str(&scene_to_svg(&narrow, &chart.title, "chart-narrow"));
     out.push('\n');
     if let Some(note) = chart.note.as_deref().filter(|n| !n.trim().is_empty()) {
-        let _ = write!(out, "<figcaption>{}</figcaption>\n", escape(note));
+        let _ = writeln!(out, "<figcaption>{}</figcaption>", escape(note));
     }
     out.push_str("</figure>\n");
 }
@@ -228,9 +272,15 @@ fn chart_figure(out: &mut String, chart: &Chart, errors: &[&SectionError]) {
 /// optionally followed by unit words ("%", "s", "min", "h", "d"), e.g. "30.83 %", "3 min 05 s".
 pub fn looks_numeric(cell: &str) -> bool {
     let mut tokens = cell.split_whitespace();
-    let is_number = |t: &str| t.chars().any(|c| c.is_ascii_digit()) && t.chars().all(|c| c.is_ascii_digit() || ",.+-−%".contains(c));
+    let is_number = |t: &str| {
+        t.chars().any(|c| c.is_ascii_digit())
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || ",.+-−%".contains(c))
+    };
     match tokens.next() {
-        Some(first) if is_number(first) => tokens.all(|t| is_number(t) || matches!(t, "%" | "s" | "min" | "h" | "d")),
+        Some(first) if is_number(first) => {
+            tokens.all(|t| is_number(t) || matches!(t, "%" | "s" | "min" | "h" | "d"))
+        }
         _ => false,
     }
 }
@@ -239,7 +289,7 @@ fn tables(out: &mut String, report: &Report) {
     if report.tables.is_empty() {
         return;
     }
-    let _ = write!(out, "<section class=\"tables\">\n<h2>{TABLES_HEADING}</h2>\n");
+    let _ = writeln!(out, "<section class=\"tables\">\n<h2>{TABLES_HEADING}</h2>");
     for (i, table) in report.tables.iter().enumerate() {
         table_html(out, table, &errors_at(report, ErrorPlace::Table(i)));
     }
@@ -247,9 +297,17 @@ fn tables(out: &mut String, report: &Report) {
 }
 
 fn table_html(out: &mut String, table: &Table, errors: &[&SectionError]) {
-    let _ = write!(out, "<h3 id=\"table-{}\">{}</h3>\n", slug(&table.key), escape(&clip(&table.title, MAX_TITLE_CHARS)));
+    let _ = writeln!(
+        out,
+        "<h3 id=\"table-{}\">{}</h3>",
+        slug(&table.key),
+        escape(&clip(&table.title, MAX_TITLE_CHARS))
+    );
     section_errors(out, errors);
-    let columns = table.columns.len().max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
+    let columns = table
+        .columns
+        .len()
+        .max(table.rows.iter().map(Vec::len).max().unwrap_or(0));
     if table.rows.is_empty() {
         out.push_str("<p class=\"empty-note\">No rows for this period.</p>\n");
         return;
@@ -257,21 +315,36 @@ fn table_html(out: &mut String, table: &Table, errors: &[&SectionError]) {
     // A column is numeric when all its non-empty cells are.
     let numeric: Vec<bool> = (0..columns)
         .map(|c| {
-            let mut cells = table.rows.iter().filter_map(|r| r.get(c)).filter(|v| !v.trim().is_empty()).peekable();
+            let mut cells = table
+                .rows
+                .iter()
+                .filter_map(|r| r.get(c))
+                .filter(|v| !v.trim().is_empty())
+                .peekable();
             cells.peek().is_some() && cells.all(|v| looks_numeric(v) || v.trim() == "n/a")
         })
         .collect();
     out.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
-    for c in 0..columns {
+    for (c, is_number) in numeric.iter().enumerate() {
         let name = table.columns.get(c).map(String::as_str).unwrap_or("");
-        let _ = write!(out, "<th{}>{}</th>", if numeric[c] { " class=\"num\"" } else { "" }, escape(&clip(name, MAX_LABEL_CHARS)));
+        let _ = write!(
+            out,
+            "<th{}>{}</th>",
+            if *is_number { " class=\"num\"" } else { "" },
+            escape(&clip(name, MAX_LABEL_CHARS))
+        );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in &table.rows {
         out.push_str("<tr>");
-        for c in 0..columns {
+        for (c, is_number) in numeric.iter().enumerate() {
             let cell = row.get(c).map(String::as_str).unwrap_or("");
-            let _ = write!(out, "<td{}>{}</td>", if numeric[c] { " class=\"num\"" } else { "" }, escape(&clip(cell, MAX_CELL_CHARS)));
+            let _ = write!(
+                out,
+                "<td{}>{}</td>",
+                if *is_number { " class=\"num\"" } else { "" },
+                escape(&clip(cell, MAX_CELL_CHARS))
+            );
         }
         out.push_str("</tr>\n");
     }
@@ -283,7 +356,10 @@ fn insights(out: &mut String, report: &Report) {
     if report.insights.is_empty() && errors.is_empty() {
         return;
     }
-    let _ = write!(out, "<section class=\"insights\">\n<h2>{INSIGHTS_HEADING}</h2>\n");
+    let _ = writeln!(
+        out,
+        "<section class=\"insights\">\n<h2>{INSIGHTS_HEADING}</h2>"
+    );
     section_errors(out, &errors);
     out.push_str("<ul class=\"items\">\n");
     for insight in &report.insights {
@@ -292,7 +368,12 @@ fn insights(out: &mut String, report: &Report) {
             Level::Info => "info",
             Level::Warning => "warning",
         };
-        let _ = write!(out, "<li class=\"item {class}\"><span class=\"badge\">{}</span>{}", level_label(insight.level), escape(&insight.text));
+        let _ = write!(
+            out,
+            "<li class=\"item {class}\"><span class=\"badge\">{}</span>{}",
+            level_label(insight.level),
+            escape(&insight.text)
+        );
         provenance_line(out, report, &insight.rule, &insight.cites);
         out.push_str("</li>\n");
     }
@@ -311,7 +392,10 @@ fn recommendations(out: &mut String, report: &Report) {
     if report.recommendations.is_empty() && errors.is_empty() {
         return;
     }
-    let _ = write!(out, "<section class=\"recommendations\">\n<h2>{RECOMMENDATIONS_HEADING}</h2>\n");
+    let _ = writeln!(
+        out,
+        "<section class=\"recommendations\">\n<h2>{RECOMMENDATIONS_HEADING}</h2>"
+    );
     section_errors(out, &errors);
     out.push_str("<ul class=\"items\">\n");
     for rec in &report.recommendations {
@@ -320,7 +404,11 @@ fn recommendations(out: &mut String, report: &Report) {
             super::model::Priority::Medium => "medium",
             super::model::Priority::Low => "low",
         };
-        let category = if rec.category.trim().is_empty() { String::new() } else { format!("{} · ", rec.category.trim()) };
+        let category = if rec.category.trim().is_empty() {
+            String::new()
+        } else {
+            format!("{} · ", rec.category.trim())
+        };
         let _ = write!(
             out,
             "<li class=\"item rec {class}\"><span class=\"badge\">{}{}</span>{}",
@@ -329,7 +417,11 @@ fn recommendations(out: &mut String, report: &Report) {
             escape(&rec.suggestion)
         );
         if !rec.expected_impact.trim().is_empty() {
-            let _ = write!(out, "<p class=\"impact\"><strong>Expected impact:</strong> {}</p>", escape(&rec.expected_impact));
+            let _ = write!(
+                out,
+                "<p class=\"impact\"><strong>Expected impact:</strong> {}</p>",
+                escape(&rec.expected_impact)
+            );
         }
         provenance_line(out, report, &rec.rule, &rec.cites);
         out.push_str("</li>\n");
@@ -340,8 +432,13 @@ fn recommendations(out: &mut String, report: &Report) {
 fn footer(out: &mut String, report: &Report) {
     out.push_str("<footer>\n");
     if let Some(text) = report.footer.as_deref().filter(|t| !t.trim().is_empty()) {
-        let _ = write!(out, "<p>{}</p>\n", escape(text));
+        let _ = writeln!(out, "<p>{}</p>", escape(text));
     }
-    let _ = write!(out, "<p>{GENERATED_BY} · {} · {}</p>\n", escape(&report.generated_at), escape(&report.tz));
+    let _ = writeln!(
+        out,
+        "<p>{GENERATED_BY} · {} · {}</p>",
+        escape(&report.generated_at),
+        escape(&report.tz)
+    );
     out.push_str("</footer>\n");
 }

@@ -20,6 +20,9 @@ pub mod text;
 #[cfg(test)]
 mod tests;
 
-pub use format::{change_direction, format_change, format_duration, format_tick, format_value, Direction, NOT_AVAILABLE};
+pub use format::{
+    change_direction, format_change, format_duration, format_tick, format_value, Direction,
+    NOT_AVAILABLE,
+};
 pub use html::{escape as escape_html, render_html};
 pub use pdf::{render_pdf, PdfError};

@@ -36,7 +36,15 @@ pub fn scene_to_svg(scene: &Scene, label: &str, class: &str) -> String {
     );
     for shape in &scene.shapes {
         match shape {
-            Shape::Line { x1, y1, x2, y2, color, width, dashed } => {
+            Shape::Line {
+                x1,
+                y1,
+                x2,
+                y2,
+                color,
+                width,
+                dashed,
+            } => {
                 let _ = write!(
                     out,
                     "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"{}\"{}/>",
@@ -49,7 +57,11 @@ pub fn scene_to_svg(scene: &Scene, label: &str, class: &str) -> String {
                     if *dashed { " stroke-dasharray=\"4 3\"" } else { "" }
                 );
             }
-            Shape::Polyline { points, color, width } => {
+            Shape::Polyline {
+                points,
+                color,
+                width,
+            } => {
                 let _ = write!(out, "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-linejoin=\"round\" stroke-linecap=\"round\" points=\"", color.hex(), n(*width));
                 for (i, (x, y)) in points.iter().enumerate() {
                     if i > 0 {
@@ -59,15 +71,37 @@ pub fn scene_to_svg(scene: &Scene, label: &str, class: &str) -> String {
                 }
                 out.push_str("\"/>");
             }
-            Shape::Rect { x, y, w, h, fill, stroke } => {
-                let _ = write!(out, "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"", n(*x), n(*y), n(w.max(0.0)), n(h.max(0.0)), fill.hex());
+            Shape::Rect {
+                x,
+                y,
+                w,
+                h,
+                fill,
+                stroke,
+            } => {
+                let _ = write!(
+                    out,
+                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"",
+                    n(*x),
+                    n(*y),
+                    n(w.max(0.0)),
+                    n(h.max(0.0)),
+                    fill.hex()
+                );
                 if let Some(stroke) = stroke {
                     let _ = write!(out, " stroke=\"{}\"", stroke.hex());
                 }
                 out.push_str("/>");
             }
             Shape::Circle { cx, cy, r, fill } => {
-                let _ = write!(out, "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>", n(*cx), n(*cy), n(*r), fill.hex());
+                let _ = write!(
+                    out,
+                    "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"/>",
+                    n(*cx),
+                    n(*cy),
+                    n(*r),
+                    fill.hex()
+                );
             }
             Shape::Polygon { points, fill } => {
                 out.push_str("<polygon points=\"");
@@ -79,13 +113,30 @@ pub fn scene_to_svg(scene: &Scene, label: &str, class: &str) -> String {
                 }
                 let _ = write!(out, "\" fill=\"{}\"/>", fill.hex());
             }
-            Shape::Text { x, y, text, size, anchor, weight, color, vertical } => {
+            Shape::Text {
+                x,
+                y,
+                text,
+                size,
+                anchor,
+                weight,
+                color,
+                vertical,
+            } => {
                 let anchor = match anchor {
                     Anchor::Start => "start",
                     Anchor::Middle => "middle",
                     Anchor::End => "end",
                 };
-                let _ = write!(out, "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\" text-anchor=\"{}\"", n(*x), n(*y), n(*size), color.hex(), anchor);
+                let _ = write!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\" text-anchor=\"{}\"",
+                    n(*x),
+                    n(*y),
+                    n(*size),
+                    color.hex(),
+                    anchor
+                );
                 if *weight == Weight::Bold {
                     out.push_str(" font-weight=\"bold\"");
                 }

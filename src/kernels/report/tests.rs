@@ -13,8 +13,20 @@ fn svg_count(html: &str) -> usize {
 fn html_escapes_every_text_from_the_model() {
     let html = render_html(&fixtures::hostile());
     // Only the page's own markup may appear; none of the injected elements.
-    for needle in ["<script", "<img", "<iframe", "<link", "<a href", "<b>", "<style>@import", "</style><script"] {
-        assert!(!html.contains(needle), "unescaped {needle} in the hostile report");
+    for needle in [
+        "<script",
+        "<img",
+        "<iframe",
+        "<link",
+        "<a href",
+        "<b>",
+        "<style>@import",
+        "</style><script",
+    ] {
+        assert!(
+            !html.contains(needle),
+            "unescaped {needle} in the hostile report"
+        );
     }
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
@@ -29,8 +41,16 @@ fn html_escapes_every_text_from_the_model() {
 /// The markup of the page: every `<…>` tag (text from the model has its `<` escaped, so it
 /// never starts one) and the content of the `<style>` element.
 fn markup(html: &str) -> (Vec<&str>, &str) {
-    let tags = html.split('<').skip(1).map(|s| s.split('>').next().unwrap_or(s)).collect();
-    let style = html.split("<style>").nth(1).and_then(|s| s.split("</style>").next()).unwrap_or("");
+    let tags = html
+        .split('<')
+        .skip(1)
+        .map(|s| s.split('>').next().unwrap_or(s))
+        .collect();
+    let style = html
+        .split("<style>")
+        .nth(1)
+        .and_then(|s| s.split("</style>").next())
+        .unwrap_or("");
     (tags, style)
 }
 
@@ -44,13 +64,21 @@ fn html_is_self_contained() {
             // names are what is left once quoted values are dropped.
             let lower: String = tag.to_ascii_lowercase().split('"').step_by(2).collect();
             for needle in ["src=", "href", "url(", "@import", "xlink"] {
-                assert!(!lower.contains(needle), "{name}: external reference in <{tag}>");
+                assert!(
+                    !lower.contains(needle),
+                    "{name}: external reference in <{tag}>"
+                );
             }
-            for element in ["link", "script", "img", "iframe", "object", "embed", "image", "use", "a "] {
+            for element in [
+                "link", "script", "img", "iframe", "object", "embed", "image", "use", "a ",
+            ] {
                 assert!(!lower.starts_with(element), "{name}: <{tag}>");
             }
         }
-        assert!(!style.contains("url(") && !style.contains("@import") && !style.contains("@font-face"), "{name}");
+        assert!(
+            !style.contains("url(") && !style.contains("@import") && !style.contains("@font-face"),
+            "{name}"
+        );
         assert!(html.starts_with("<!DOCTYPE html>"), "{name}");
         assert!(html.contains("<meta name=\"viewport\""), "{name}");
         assert!(html.contains("@media print"), "{name}");
@@ -106,7 +134,9 @@ fn section_errors_and_coverage_notes_are_visible() {
 fn figures_show_value_previous_and_change() {
     let html = render_html(&fixtures::monthly());
     assert!(html.contains("<p class=\"value\">118,402</p>"));
-    assert!(html.contains("<p class=\"change up\">▲ +7.8 %</p><p class=\"prev\">Previous: 109,877</p>"));
+    assert!(
+        html.contains("<p class=\"change up\">▲ +7.8 %</p><p class=\"prev\">Previous: 109,877</p>")
+    );
     assert!(html.contains("<p class=\"change down\">▼ −5.9 %</p>"));
     // Previous value 0: no change percentage.
     assert!(html.contains("<p class=\"change na\">n/a</p><p class=\"prev\">Previous: 0.00 %</p>"));
@@ -119,13 +149,18 @@ fn insights_and_recommendations_show_rule_and_cited_figure() {
     assert!(html.contains("<li class=\"item warning\"><span class=\"badge\">Warning</span>New registrations fell 5.9 % while active users grew."));
     assert!(html.contains("Rule: new_users change &lt;= −5 % · Figure: New registrations: 11,290"));
     assert!(html.contains("growth · High priority"));
-    assert!(html.contains("<strong>Expected impact:</strong> Recover about 700 registrations a month"));
+    assert!(
+        html.contains("<strong>Expected impact:</strong> Recover about 700 registrations a month")
+    );
 }
 
 fn parse_pdf(bytes: &[u8]) -> lopdf::Document {
     assert!(bytes.starts_with(b"%PDF-"), "no PDF header");
     let tail = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(16)..]).to_string();
-    assert!(tail.trim_end().ends_with("%%EOF"), "no %%EOF at the end: {tail:?}");
+    assert!(
+        tail.trim_end().ends_with("%%EOF"),
+        "no %%EOF at the end: {tail:?}"
+    );
     lopdf::Document::load_mem(bytes).expect("the PDF parses")
 }
 
@@ -136,15 +171,28 @@ fn pdf_text(doc: &lopdf::Document) -> String {
 
 #[test]
 fn pdf_of_each_kind_is_valid_with_expected_pages() {
-    for (report, pages) in [(fixtures::daily(), 3), (fixtures::weekly(), 3), (fixtures::monthly(), 3), (fixtures::empty(), 2)] {
+    for (report, pages) in [
+        (fixtures::daily(), 3),
+        (fixtures::weekly(), 3),
+        (fixtures::monthly(), 3),
+        (fixtures::empty(), 2),
+    ] {
         let bytes = render_pdf(&report).expect("renders");
         let doc = parse_pdf(&bytes);
         assert_eq!(doc.get_pages().len(), pages, "{}", report.title);
         let text = pdf_text(&doc);
         // Text extraction sees the title (through WinAnsi: "·" is in it) and the page footers.
-        assert!(text.contains(&report.title), "{}: title not found in {text:.300}", report.title);
+        assert!(
+            text.contains(&report.title),
+            "{}: title not found in {text:.300}",
+            report.title
+        );
         for n in 1..=pages {
-            assert!(text.contains(&format!("Page {n} of {pages}")), "{}: no footer for page {n}", report.title);
+            assert!(
+                text.contains(&format!("Page {n} of {pages}")),
+                "{}: no footer for page {n}",
+                report.title
+            );
         }
     }
 }
@@ -155,11 +203,26 @@ fn pdf_shows_sections_errors_and_coverage() {
     let text = pdf_text(&doc);
     assert!(text.contains("Partial data"));
     assert!(text.contains("This section could not be generated (interaction_mix)"));
-    let monthly = pdf_text(&parse_pdf(&render_pdf(&fixtures::monthly()).expect("renders")));
-    for needle in ["Headline figures", "118,402", "+7.8 %", "Recommendations", "Expected impact: Recover about 700", "Correlation of daily interactions", "0.82"] {
-        assert!(monthly.contains(needle), "{needle} missing from the monthly PDF");
+    let monthly = pdf_text(&parse_pdf(
+        &render_pdf(&fixtures::monthly()).expect("renders"),
+    ));
+    for needle in [
+        "Headline figures",
+        "118,402",
+        "+7.8 %",
+        "Recommendations",
+        "Expected impact: Recover about 700",
+        "Correlation of daily interactions",
+        "0.82",
+    ] {
+        assert!(
+            monthly.contains(needle),
+            "{needle} missing from the monthly PDF"
+        );
     }
-    let empty = pdf_text(&parse_pdf(&render_pdf(&fixtures::empty()).expect("renders")));
+    let empty = pdf_text(&parse_pdf(
+        &render_pdf(&fixtures::empty()).expect("renders"),
+    ));
     assert!(empty.contains("No data for this period"));
 }
 
@@ -168,7 +231,10 @@ fn long_reports_paginate_and_repeat_table_headers() {
     let report = fixtures::long();
     let doc = parse_pdf(&render_pdf(&report).expect("renders"));
     let pages = doc.get_pages().len();
-    assert!(pages >= 6, "150 table rows and 30 insights should need at least 6 pages, got {pages}");
+    assert!(
+        pages >= 6,
+        "150 table rows and 30 insights should need at least 6 pages, got {pages}"
+    );
     let text = pdf_text(&doc);
     assert!(text.contains(&format!("Page {pages} of {pages}")));
     // Rows 1 and 150 both appear; the header row is repeated on the pages the table spans.
@@ -193,10 +259,15 @@ fn unicode_heavy_report_yields_a_valid_pdf() {
 fn adversarial_models_never_panic_and_stay_valid() {
     let reports = fixtures::all();
     for (name, report) in &reports {
-        let html = std::panic::catch_unwind(|| render_html(report)).unwrap_or_else(|_| panic!("{name}: render_html panicked"));
+        let html = std::panic::catch_unwind(|| render_html(report))
+            .unwrap_or_else(|_| panic!("{name}: render_html panicked"));
         assert!(html.contains("</html>"), "{name}");
-        assert!(!html.contains("NaN") && !html.contains("inf\""), "{name}: non-finite number in the HTML");
-        let pdf = std::panic::catch_unwind(|| render_pdf(report)).unwrap_or_else(|_| panic!("{name}: render_pdf panicked"));
+        assert!(
+            !html.contains("NaN") && !html.contains("inf\""),
+            "{name}: non-finite number in the HTML"
+        );
+        let pdf = std::panic::catch_unwind(|| render_pdf(report))
+            .unwrap_or_else(|_| panic!("{name}: render_pdf panicked"));
         let doc = parse_pdf(&pdf.expect("renders"));
         assert!(!doc.get_pages().is_empty(), "{name}");
     }
@@ -217,18 +288,44 @@ fn adversarial_models_never_panic_and_stay_valid() {
 fn adversarial_chart_data_is_drawn_without_non_finite_coordinates() {
     let report = fixtures::adversarial();
     for chart in &report.charts {
-        for size in [super::html::WIDE, super::html::NARROW, super::pdf::PDF_CHART] {
+        for size in [
+            super::html::WIDE,
+            super::html::NARROW,
+            super::pdf::PDF_CHART,
+        ] {
             let scene = super::charts::layout_chart(chart, size);
-            assert!(scene.width.is_finite() && scene.height.is_finite() && scene.height > 0.0, "{}", chart.key);
+            assert!(
+                scene.width.is_finite() && scene.height.is_finite() && scene.height > 0.0,
+                "{}",
+                chart.key
+            );
             let svg = super::svg::scene_to_svg(&scene, &chart.title, "c");
-            assert!(!svg.contains("NaN") && !svg.contains("inf"), "{}: {svg:.200}", chart.key);
+            assert!(
+                !svg.contains("NaN") && !svg.contains("inf"),
+                "{}: {svg:.200}",
+                chart.key
+            );
         }
     }
     // A series shorter than its labels is padded, a longer one cut: "mismatch" draws 3 points of
     // the long series and nothing of the others.
-    let mismatch = report.charts.iter().find(|c| c.key == "mismatch").expect("fixture has it");
+    let mismatch = report
+        .charts
+        .iter()
+        .find(|c| c.key == "mismatch")
+        .expect("fixture has it");
     let scene = super::charts::layout_chart(mismatch, super::html::WIDE);
-    let points: usize = scene.shapes.iter().map(|s| if let super::charts::Shape::Polyline { points, .. } = s { points.len() } else { 0 }).sum();
+    let points: usize = scene
+        .shapes
+        .iter()
+        .map(|s| {
+            if let super::charts::Shape::Polyline { points, .. } = s {
+                points.len()
+            } else {
+                0
+            }
+        })
+        .sum();
     assert_eq!(points, 3);
 }
 

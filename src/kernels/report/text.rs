@@ -12,41 +12,37 @@
 /// the Adobe AFM metrics (as shipped in groff's `devps/HR` and `devps/HB`); 0 = no glyph.
 mod widths {
     pub(super) const HELVETICA_WIDTHS: [u16; 256] = [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
-        556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
-        1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
-        667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
-        333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
-        556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, 0,
-        556, 0, 222, 556, 333, 1000, 556, 556, 333, 1000, 667, 333, 1000, 0, 611, 0,
-        0, 222, 222, 333, 333, 350, 556, 1000, 333, 1000, 500, 333, 944, 0, 500, 667,
-        278, 333, 556, 556, 556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 333,
-        400, 584, 333, 333, 333, 578, 537, 278, 333, 333, 365, 556, 834, 834, 834, 611,
-        667, 667, 667, 667, 667, 667, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278,
-        722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-        556, 556, 556, 556, 556, 556, 889, 500, 556, 556, 556, 556, 278, 278, 278, 278,
-        556, 556, 556, 556, 556, 556, 556, 584, 611, 556, 556, 556, 556, 500, 556, 500,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556,
+        556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667,
+        722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611,
+        722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278,
+        556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500,
+        500, 500, 334, 260, 334, 584, 0, 556, 0, 222, 556, 333, 1000, 556, 556, 333, 1000, 667,
+        333, 1000, 0, 611, 0, 0, 222, 222, 333, 333, 350, 556, 1000, 333, 1000, 500, 333, 944, 0,
+        500, 667, 278, 333, 556, 556, 556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 333,
+        400, 584, 333, 333, 333, 578, 537, 278, 333, 333, 365, 556, 834, 834, 834, 611, 667, 667,
+        667, 667, 667, 667, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278, 722, 722, 778, 778,
+        778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611, 556, 556, 556, 556, 556, 556,
+        889, 500, 556, 556, 556, 556, 278, 278, 278, 278, 556, 556, 556, 556, 556, 556, 556, 584,
+        611, 556, 556, 556, 556, 500, 556, 500,
     ];
 
     pub(super) const HELVETICA_BOLD_WIDTHS: [u16; 256] = [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278,
-        556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611,
-        975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778,
-        667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556,
-        333, 556, 611, 556, 611, 556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611,
-        611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389, 280, 389, 584, 0,
-        556, 0, 278, 556, 500, 1000, 556, 556, 333, 1000, 667, 333, 1000, 0, 611, 0,
-        0, 278, 278, 500, 500, 350, 556, 1000, 333, 1000, 556, 333, 944, 0, 500, 667,
-        278, 333, 556, 556, 556, 556, 280, 556, 333, 737, 370, 556, 584, 333, 737, 333,
-        400, 584, 333, 333, 333, 611, 556, 278, 333, 333, 365, 556, 834, 834, 834, 611,
-        722, 722, 722, 722, 722, 722, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278,
-        722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-        556, 556, 556, 556, 556, 556, 889, 556, 556, 556, 556, 556, 278, 278, 278, 278,
-        611, 611, 611, 611, 611, 611, 611, 584, 611, 611, 611, 611, 611, 556, 611, 556,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, 556,
+        556, 556, 556, 556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611, 975, 722, 722,
+        722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778, 667, 778, 722, 667, 611,
+        722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556, 333, 556, 611, 556, 611, 556, 333,
+        611, 611, 278, 278, 556, 278, 889, 611, 611, 611, 611, 389, 556, 333, 611, 556, 778, 556,
+        556, 500, 389, 280, 389, 584, 0, 556, 0, 278, 556, 500, 1000, 556, 556, 333, 1000, 667,
+        333, 1000, 0, 611, 0, 0, 278, 278, 500, 500, 350, 556, 1000, 333, 1000, 556, 333, 944, 0,
+        500, 667, 278, 333, 556, 556, 556, 556, 280, 556, 333, 737, 370, 556, 584, 333, 737, 333,
+        400, 584, 333, 333, 333, 611, 556, 278, 333, 333, 365, 556, 834, 834, 834, 611, 722, 722,
+        722, 722, 722, 722, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278, 722, 722, 778, 778,
+        778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611, 556, 556, 556, 556, 556, 556,
+        889, 556, 556, 556, 556, 556, 278, 278, 278, 278, 611, 611, 611, 611, 611, 611, 611, 584,
+        611, 611, 611, 611, 611, 556, 611, 556,
     ];
 }
 
@@ -163,7 +159,11 @@ fn char_width_units(c: char, weight: Weight) -> f64 {
 
 /// Width of `text` at font size `size` (same unit as the result).
 pub fn text_width(text: &str, size: f64, weight: Weight) -> f64 {
-    text.chars().map(|c| char_width_units(c, weight)).sum::<f64>() * size / 1000.0
+    text.chars()
+        .map(|c| char_width_units(c, weight))
+        .sum::<f64>()
+        * size
+        / 1000.0
 }
 
 /// Width of `text` as the PDF draws it (after WinAnsi substitution).
@@ -172,7 +172,12 @@ pub fn pdf_text_width(text: &str, size: f64, weight: Weight) -> f64 {
         Weight::Regular => &widths::HELVETICA_WIDTHS,
         Weight::Bold => &widths::HELVETICA_BOLD_WIDTHS,
     };
-    to_win_ansi(text).iter().map(|&b| f64::from(table[b as usize])).sum::<f64>() * size / 1000.0
+    to_win_ansi(text)
+        .iter()
+        .map(|&b| f64::from(table[b as usize]))
+        .sum::<f64>()
+        * size
+        / 1000.0
 }
 
 /// `text` shortened with a trailing "…" so it fits in `max_width`; unchanged if it fits.
@@ -200,15 +205,29 @@ pub fn truncate_to_width(text: &str, max_width: f64, size: f64, weight: Weight) 
 /// `text` broken into lines no wider than `max_width`, at spaces where possible; a word longer
 /// than a line is cut. Explicit newlines are kept. At most `max_lines` lines (the last one then
 /// ends with "…"); `max_lines == 0` means no limit.
-pub fn wrap_text(text: &str, max_width: f64, size: f64, weight: Weight, max_lines: usize) -> Vec<String> {
-    let max_width = if max_width.is_finite() && max_width > size { max_width } else { size.max(1.0) };
+pub fn wrap_text(
+    text: &str,
+    max_width: f64,
+    size: f64,
+    weight: Weight,
+    max_lines: usize,
+) -> Vec<String> {
+    let max_width = if max_width.is_finite() && max_width > size {
+        max_width
+    } else {
+        size.max(1.0)
+    };
     let mut lines: Vec<String> = Vec::new();
     for paragraph in text.split('\n') {
         let mut line = String::new();
         let mut line_width = 0.0;
         for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
             let word_width = text_width(word, size, weight);
-            let space = if line.is_empty() { 0.0 } else { text_width(" ", size, weight) };
+            let space = if line.is_empty() {
+                0.0
+            } else {
+                text_width(" ", size, weight)
+            };
             if line_width + space + word_width <= max_width {
                 if !line.is_empty() {
                     line.push(' ');
@@ -255,7 +274,9 @@ mod tests {
     fn widths_match_helvetica() {
         // "Hello": H 722 + e 556 + l 222 + l 222 + o 556 = 2278 units.
         assert!((text_width("Hello", 10.0, Weight::Regular) - 22.78).abs() < 1e-9);
-        assert!(text_width("Hello", 10.0, Weight::Bold) > text_width("Hello", 10.0, Weight::Regular));
+        assert!(
+            text_width("Hello", 10.0, Weight::Bold) > text_width("Hello", 10.0, Weight::Regular)
+        );
         assert_eq!(text_width("", 12.0, Weight::Regular), 0.0);
     }
 
@@ -274,13 +295,25 @@ mod tests {
         let short = truncate_to_width(long, 60.0, 10.0, Weight::Regular);
         assert!(short.ends_with('…'));
         assert!(text_width(&short, 10.0, Weight::Regular) <= 60.0);
-        assert_eq!(truncate_to_width("Short", 60.0, 10.0, Weight::Regular), "Short");
-        assert_eq!(truncate_to_width("Anything", 0.0, 10.0, Weight::Regular), "…");
+        assert_eq!(
+            truncate_to_width("Short", 60.0, 10.0, Weight::Regular),
+            "Short"
+        );
+        assert_eq!(
+            truncate_to_width("Anything", 0.0, 10.0, Weight::Regular),
+            "…"
+        );
     }
 
     #[test]
     fn wrapping_keeps_words_and_limits_lines() {
-        let lines = wrap_text("one two three four five six", 60.0, 10.0, Weight::Regular, 0);
+        let lines = wrap_text(
+            "one two three four five six",
+            60.0,
+            10.0,
+            Weight::Regular,
+            0,
+        );
         assert!(lines.len() > 1);
         assert_eq!(lines.join(" "), "one two three four five six");
         for line in &lines {
@@ -290,6 +323,8 @@ mod tests {
         assert_eq!(capped.len(), 2);
         assert!(capped[1].ends_with('…'));
         let unbroken = wrap_text(&"x".repeat(100), 30.0, 10.0, Weight::Regular, 0);
-        assert!(unbroken.iter().all(|l| text_width(l, 10.0, Weight::Regular) <= 30.0));
+        assert!(unbroken
+            .iter()
+            .all(|l| text_width(l, 10.0, Weight::Regular) <= 30.0));
     }
 }
