@@ -1044,8 +1044,21 @@ fn heatmap(
         ));
     }
     height = height.max(top + ramp_h + font);
+    // Many labels at the smallest readable cell size overflow the width: the scene then gets
+    // wider, and the renderers scale it down to their width.
+    let legend_label_w = [min, max]
+        .iter()
+        .map(|v| {
+            text_width(
+                &format_value(Some(*v), chart.unit),
+                font * 0.85,
+                Weight::Regular,
+            )
+        })
+        .fold(0.0, f64::max);
+    let width = size.width.max(ramp_x + font * 1.8 + legend_label_w);
     Scene {
-        width: size.width,
+        width,
         height,
         shapes,
         no_data: false,

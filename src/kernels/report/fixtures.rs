@@ -1069,6 +1069,29 @@ pub fn adversarial() -> Report {
             note: None,
         },
     ];
+    // Taller than a PDF page: the renderer must shrink it rather than cut it.
+    let big: Vec<String> = (0..60).map(|i| format!("Metric {i}")).collect();
+    let big_cells = (0..60)
+        .map(|r| {
+            (0..60)
+                .map(|c| Some(((r * c) % 21) as f64 / 10.0 - 1.0))
+                .collect()
+        })
+        .collect();
+    r.charts.push(Chart {
+        key: "big_heatmap".into(),
+        title: "A 60 × 60 heatmap".into(),
+        x_title: String::new(),
+        y_title: String::new(),
+        unit: Unit::Number,
+        data: ChartData::Heatmap {
+            labels: big,
+            cells: big_cells,
+            min: -1.0,
+            max: 1.0,
+        },
+        note: None,
+    });
     if let Some(ChartData::Bar { categories, series }) = r
         .charts
         .iter_mut()

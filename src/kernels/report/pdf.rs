@@ -287,6 +287,11 @@ impl Flow {
 
 /// The report as a PDF file (see the module comment).
 pub fn render_pdf(report: &Report) -> Result<Vec<u8>, PdfError> {
+    write_pdf(report, layout_pages(report))
+}
+
+/// The report's content laid out on pages (without the page footers).
+fn layout_pages(report: &Report) -> Vec<Vec<Shape>> {
     let mut flow = Flow::new();
     header(&mut flow, report);
     figures(&mut flow, report);
@@ -295,7 +300,7 @@ pub fn render_pdf(report: &Report) -> Result<Vec<u8>, PdfError> {
     insights(&mut flow, report);
     recommendations(&mut flow, report);
     closing(&mut flow, report);
-    write_pdf(report, flow.pages)
+    flow.pages
 }
 
 fn header(flow: &mut Flow, report: &Report) {
@@ -646,8 +651,14 @@ fn chart_block(chart: &Chart, errors: &[&SectionError]) -> Block {
         y += e.height + 6.0;
     }
     let scene: Scene = layout_chart(chart, PDF_CHART);
-    b.shapes.extend(place(scene.shapes, 0.0, y, 1.0));
-    y += scene.height;
+    // A scene wider than the page (a heatmap with many labels) is scaled down to fit.
+    let scale = if scene.width > CONTENT_WIDTH {
+        CONTENT_WIDTH / scene.width
+    } else {
+        1.0
+    };
+    b.shapes.extend(place(scene.shapes, 0.0, y, scale));
+    y += scene.height * scale;
     if let Some(note) = chart.note.as_deref().filter(|n| !n.trim().is_empty()) {
         y = paragraph(
             &mut b.shapes,
@@ -1317,4 +1328,100 @@ fn write_pdf(report: &Report, pages: Vec<Vec<Shape>>) -> Result<Vec<u8>, PdfErro
         page.finish();
     }
     Ok(pdf.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::report::fixtures;
+
+    /// The vertical extent of a shape on its page.
+    fn extent(shape: &Shape) -> (f64, f64) {
+        match shape {
+            Shape::Line { y1, y2, .. } => (y1.min(*y2), y1.max(*y2)),
+            Shape::Polyline { points, .. } | Shape::Polygon { points, .. } => points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, y)| {
+                    (lo.min(*y), hi.max(*y))
+                }),
+            Shape::Rect { y, h, .. } => (*y, y + h),
+            Shape::Circle { cy, r, .. } => (cy - r, cy + r),
+            Shape::Text {
+                y, size, vertical, ..
+            } => {
+                if *vertical {
+                    (*y - 200.0_f64.min(*y), *y)
+                } else {
+                    (y - size, *y)
+                }
+            }
+        }
+    }
+
+    /// The horizontal extent of a shape (texts by their measured width and anchor).
+    fn horizontal_extent(shape: &Shape) -> (f64, f64) {
+        match shape {
+            Shape::Line { x1, x2, .. } => (x1.min(*x2), x1.max(*x2)),
+            Shape::Polyline { points, .. } | Shape::Polygon { points, .. } => points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (x, _)| {
+                    (lo.min(*x), hi.max(*x))
+                }),
+            Shape::Rect { x, w, .. } => (*x, x + w),
+            Shape::Circle { cx, r, .. } => (cx - r, cx + r),
+            Shape::Text {
+                x,
+                text,
+                size,
+                anchor,
+                weight,
+                ..
+            } => {
+                let w = pdf_text_width(text, *size, *weight);
+                match anchor {
+                    Anchor::Start => (*x, x + w),
+                    Anchor::Middle => (x - w / 2.0, x + w / 2.0),
+                    Anchor::End => (x - w, *x),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_crosses_the_content_area_of_its_page() {
+        for (name, report) in fixtures::all() {
+            let pages = layout_pages(&report);
+            assert!(!pages.is_empty(), "{name}");
+            for (i, page) in pages.iter().enumerate() {
+                for shape in page {
+                    if matches!(shape, Shape::Text { vertical: true, .. }) {
+                        continue;
+                    }
+                    let (left, right) = horizontal_extent(shape);
+                    assert!(
+                        left >= MARGIN_X - 1.0 && right <= PAGE_WIDTH - MARGIN_X + 1.0,
+                        "{name}: page {} has a shape from x {left} to {right}: {shape:?}",
+                        i + 1
+                    );
+                    let (top, bottom) = extent(shape);
+                    assert!(
+                        top >= MARGIN_TOP - 12.0 && bottom <= CONTENT_BOTTOM + 0.5,
+                        "{name}: page {} has a shape from {top} to {bottom}: {shape:?}",
+                        i + 1
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn table_headers_repeat_on_every_page_the_table_spans() {
+        let pages = layout_pages(&fixtures::long());
+        let with_header = pages
+            .iter()
+            .filter(|page| page.iter().any(|s| matches!(s, Shape::Text { text, weight: Weight::Bold, .. } if text == "Engagement")))
+            .count();
+        // 150 rows of about 15 pt on pages of about 730 pt: at least four pages of table.
+        assert!(with_header >= 4, "header on {with_header} pages");
+    }
 }
