@@ -812,8 +812,7 @@ fn xy_chart(
                                 stroke: None,
                             });
                             let label = format_value(Some(*v), chart.unit);
-                            if text_width(&label, value_font, Weight::Regular) <= bar_w + font * 0.2
-                            {
+                            if text_width(&label, value_font, Weight::Regular) <= bar_w - 1.0 {
                                 let ly = if *v >= 0.0 {
                                     y - font * 0.3
                                 } else {
@@ -830,8 +829,7 @@ fn xy_chart(
                             }
                         }
                         None => {
-                            if text_width("n/a", value_font, Weight::Regular) <= bar_w + font * 0.2
-                            {
+                            if text_width("n/a", value_font, Weight::Regular) <= bar_w - 1.0 {
                                 // Above the zero line, or below it when zero is the top of the plot.
                                 let ly = if zero_y - top >= font {
                                     zero_y - font * 0.3
@@ -1209,6 +1207,66 @@ mod tests {
             let scene = layout_chart(chart, WIDE);
             assert!(scene.no_data, "{}", chart.key);
             assert_eq!(texts(&scene), vec![NO_DATA_TEXT]);
+        }
+    }
+
+    #[test]
+    fn texts_on_one_baseline_never_overlap() {
+        // x labels (31 days, 24 hours), legends, bar values: at every layout size.
+        let narrow = LayoutSize {
+            width: 400.0,
+            font: 12.0,
+            plot_height: 280.0,
+        };
+        let pdf = LayoutSize {
+            width: 495.0,
+            font: 8.0,
+            plot_height: 205.0,
+        };
+        for (name, report) in crate::kernels::report::fixtures::all() {
+            for chart in &report.charts {
+                for size in [WIDE, narrow, pdf] {
+                    let scene = layout_chart(chart, size);
+                    let mut boxes: Vec<(f64, f64, f64, &str)> = scene
+                        .shapes
+                        .iter()
+                        .filter_map(|s| match s {
+                            Shape::Text {
+                                x,
+                                y,
+                                text,
+                                size,
+                                anchor,
+                                weight,
+                                vertical: false,
+                                ..
+                            } => {
+                                let w = text_width(text, *size, *weight);
+                                let left = match anchor {
+                                    Anchor::Start => *x,
+                                    Anchor::Middle => x - w / 2.0,
+                                    Anchor::End => x - w,
+                                };
+                                Some(((y * 100.0).round(), left, left + w, text.as_str()))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    boxes.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+                    for pair in boxes.windows(2) {
+                        if pair[0].0 == pair[1].0 {
+                            assert!(
+                                pair[0].2 <= pair[1].1 + 0.01,
+                                "{name}/{} at width {}: {:?} overlaps {:?}",
+                                chart.key,
+                                size.width,
+                                pair[0].3,
+                                pair[1].3
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 
