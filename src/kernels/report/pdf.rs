@@ -1304,8 +1304,7 @@ fn write_pdf(report: &Report, pages: Vec<Vec<Shape>>) -> Result<Vec<u8>, PdfErro
         info.producer(TextStr("mking_analytics"));
         info.finish();
     }
-    for (i, shapes) in pages.iter().enumerate() {
-        let page_id = page_ids[i];
+    for (i, (shapes, &page_id)) in pages.iter().zip(&page_ids).enumerate() {
         let content_id = Ref::new(page_id.get() + 1);
         let mut content = Content::new();
         content
