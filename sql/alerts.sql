@@ -11,6 +11,7 @@ ALTER TABLE alert_rules
     ADD COLUMN last_status text,
     ADD COLUMN last_value  numeric,
     ADD COLUMN last_error  text,
+    ADD COLUMN builtin     boolean NOT NULL DEFAULT false,
     ADD CONSTRAINT alert_rules_type_check CHECK (rule_type IN ('query', 'metric', 'anomaly')),
     ADD CONSTRAINT alert_rules_query_check CHECK (rule_type <> 'query' OR condition_query IS NOT NULL),
     ADD CONSTRAINT alert_rules_metric_check CHECK (rule_type = 'query' OR metric IN ('active_users_1h', 'posts_1h', 'interactions_5m', 'error_rate')),
@@ -68,10 +69,11 @@ CREATE TRIGGER alert_rules_check_owner BEFORE INSERT OR UPDATE ON alert_rules
 COMMENT ON FUNCTION alert_rules_check_owner() IS 'Trigger on alert_rules: owner_role must be the writer or a role the writer belongs to; a changed query is owned by whoever changed it.';
 
 -- The three default rules of the plan, disabled until an admin enables them.
-INSERT INTO alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator, is_active, cooldown_minutes)
-VALUES ('Low activity: fewer than 10 active users in the last hour', 'metric', 'active_users_1h', 10, '<', false, 60),
-       ('High error rate: above 5% in the last 5 minutes',          'metric', 'error_rate',      5,  '>', false, 15),
-       ('Content publishing stall: no post in the last hour',        'metric', 'posts_1h',        1,  '<', false, 60);
+INSERT INTO alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator, is_active, cooldown_minutes, builtin)
+VALUES ('Low activity: fewer than 10 active users in the last hour', 'metric', 'active_users_1h', 10, '<', false, 60, true),
+       ('High error rate: above 5% in the last 5 minutes',          'metric', 'error_rate',      5,  '>', false, 15, true),
+       ('Content publishing stall: no post in the last hour',        'metric', 'posts_1h',        1,  '<', false, 60, true);
+COMMENT ON COLUMN alert_rules.builtin IS 'One of the three default rules installed by CREATE EXTENSION (not included in pg_dump: the install recreates them, disabled).';
 
 -- Where the application's error rate comes from (optional; without it error_rate is NULL).
 CREATE TABLE error_rate_source (
@@ -168,3 +170,11 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'mking_analytics_alerts', '* * * * *', 'CALL mking_analytics.run_alert_loop(58, 5)'
 $$;
 COMMENT ON FUNCTION alert_jobs() IS 'The pg_cron job schedule() registers for alerts: run_alert_loop every minute (a round every 5 seconds).';
+
+-- pg_dump keeps what users wrote (rules, alert history, the error source); the built-in rules are
+-- recreated by CREATE EXTENSION. Sequences too, so restored ids are not handed out again.
+SELECT pg_catalog.pg_extension_config_dump('alert_rules', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('alert_rules_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_triggers', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_triggers_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('error_rate_source', '');

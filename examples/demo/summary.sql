@@ -89,4 +89,15 @@ SELECT user_id, username, posts, comments, likes_received, followers, activity
 FROM mking_analytics.top_contributors('2014-01-01', '2020-06-01', 10);
 
 \echo
+\echo '--- Monitoring: live_metrics() now, and one alert round (docs/alerts.md) ---'
+\echo '    The dump ends in 2020, so the last hour is quiet: the plan''s default rules "low activity"'
+\echo '    and "publishing stall" fire, "high error rate" is skipped (no error source configured).'
+\echo '    The demo enables them; schedule() already runs the alert loop every 5 s via pg_cron.'
+SELECT active_users_1h, posts_1h, interactions_5m, error_rate FROM mking_analytics.live_metrics();
+UPDATE mking_analytics.alert_rules SET is_active = true
+ WHERE rule_type = 'metric' AND metric IN ('active_users_1h', 'error_rate', 'posts_1h') AND NOT is_active;
+SELECT rule_id, left(rule_name, 40) AS rule, status, value, threshold, message
+FROM mking_analytics.evaluate_alerts();
+
+\echo
 \echo 'Content: beer.stackexchange.com, CC BY-SA; authors and links in examples/demo/ATTRIBUTION.md.'

@@ -278,3 +278,51 @@ fn alerts_cron_latency_slow() {
         assert!(*d <= LIMIT, "latency {d:?} over 10 s: {}", stats(&lat));
     }
 }
+
+/// pg_dump keeps the rules and alerts users wrote; the restore recreates the built-in rules once.
+#[test]
+fn alerts_survive_dump_and_restore() {
+    let db = "it_alerts_dump";
+    let mut c = setup(db);
+    exec(
+        &mut c,
+        "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric, comparison_operator, threshold_value)
+         VALUES ('Another', 'metric', 'posts_1h', '>', 100);
+         INSERT INTO public.posts (id, user_id, created_at) VALUES (1, 1, now() AT TIME ZONE 'UTC'), (2, 1, now() AT TIME ZONE 'UTC'), (3, 1, now() AT TIME ZONE 'UTC');
+         SELECT * FROM mking_analytics.evaluate_alerts();
+         CREATE TABLE public.req (at timestamptz, failed boolean);
+         SELECT mking_analytics.set_error_rate_source('public.req', 'at', 'failed');",
+    );
+    let q = "SELECT string_agg(format('%s|%s|%s|%s', r.rule_name, r.is_active, r.builtin, t.trigger_value), ';' ORDER BY r.rule_name)
+               FROM mking_analytics.alert_rules r LEFT JOIN mking_analytics.alert_triggers t ON t.alert_rule_id = r.id";
+    let before = scalar(&mut c, q);
+    let src = scalar(&mut c, "SELECT relation FROM mking_analytics.error_rate_source");
+    let restored = "it_alerts_restored";
+    let mut admin = connect("postgres");
+    exec(&mut admin, &format!("DROP DATABASE IF EXISTS {restored}; CREATE DATABASE {restored} TEMPLATE template0"));
+    let bindir = std::env::var("PG_BINDIR").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+    let dump = std::process::Command::new(format!("{bindir}/pg_dump"))
+        .args(["-d", db])
+        .output()
+        .expect("pg_dump");
+    assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
+    let mut psql = std::process::Command::new(format!("{bindir}/psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", restored])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql");
+    use std::io::Write;
+    psql.stdin.take().unwrap().write_all(&dump.stdout).unwrap();
+    let out = psql.wait_with_output().unwrap();
+    assert!(out.status.success(), "restore failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut r = connect(restored);
+    assert_eq!(scalar(&mut r, q), before);
+    assert_eq!(scalar(&mut r, "SELECT relation FROM mking_analytics.error_rate_source"), src);
+    // New rows do not reuse restored ids.
+    exec(&mut r, "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric, threshold_value) VALUES ('New', 'metric', 'posts_1h', 1)");
+    assert_eq!(scalar(&mut r, "SELECT count(DISTINCT id) = count(*) FROM mking_analytics.alert_rules").as_deref(), Some("t"));
+    drop(r);
+    exec(&mut admin, &format!("DROP DATABASE {restored}"));
+}
