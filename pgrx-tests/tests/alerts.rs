@@ -299,7 +299,8 @@ fn alerts_survive_dump_and_restore() {
     let src = scalar(&mut c, "SELECT relation FROM mking_analytics.error_rate_source");
     let restored = "it_alerts_restored";
     let mut admin = connect("postgres");
-    exec(&mut admin, &format!("DROP DATABASE IF EXISTS {restored}; CREATE DATABASE {restored} TEMPLATE template0"));
+    exec(&mut admin, &format!("DROP DATABASE IF EXISTS {restored}"));
+    exec(&mut admin, &format!("CREATE DATABASE {restored} TEMPLATE template0"));
     let bindir = std::env::var("PG_BINDIR").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
     let dump = std::process::Command::new(format!("{bindir}/pg_dump"))
         .args(["-d", db])
