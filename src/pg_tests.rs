@@ -4,11 +4,11 @@
 use pgrx::prelude::*;
 
 #[pg_schema]
-mod tests {
+pub(crate) mod tests {
     use pgrx::prelude::*;
 
     /// The platform tables of tables.md, empty.
-    fn platform() {
+    pub fn platform() {
         Spi::run(
             "CREATE TABLE public.users (id bigint PRIMARY KEY, username text, created_at timestamp);
              CREATE TABLE public.posts (id bigint PRIMARY KEY, user_id bigint, title text, content_type text,
@@ -24,15 +24,18 @@ mod tests {
         .unwrap();
     }
 
-    fn text(sql: &str) -> String {
+    pub fn text(sql: &str) -> String {
         Spi::get_one::<String>(sql).unwrap().unwrap_or_default()
     }
 
-    /// `SQLSTATE: message` of a statement, or `ok`.
-    fn outcome(sql: &str) -> String {
+    /// `SQLSTATE: message` of a statement, or `ok`. The helper function is created once per
+    /// test, so it also works after `SET ROLE`.
+    pub fn outcome(sql: &str) -> String {
         Spi::run(
-            "CREATE OR REPLACE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-             BEGIN EXECUTE q; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+            "DO $do$ BEGIN IF to_regprocedure('pg_temp.outcome(text)') IS NULL THEN
+             CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
+             BEGIN EXECUTE q; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+             END IF; END $do$",
         )
         .unwrap();
         Spi::get_one_with_args::<String>("SELECT pg_temp.outcome($1)", &[sql.into()])

@@ -7,42 +7,17 @@ use pgrx::prelude::*;
 mod tests {
     use pgrx::prelude::*;
 
+    use crate::pg_tests::tests::{outcome, text};
+
+    /// The platform's tables (in UTC), plus `pg_temp.ago(minutes)`: the UTC wall time that many
+    /// minutes before now, as the platform stores it.
     fn platform() {
+        crate::pg_tests::tests::platform();
         Spi::run(
-            "CREATE TABLE public.users (id bigint PRIMARY KEY, username text, created_at timestamp);
-             CREATE TABLE public.posts (id bigint PRIMARY KEY, user_id bigint, title text, content_type text,
-                 like_count int, comment_count int, share_count int, created_at timestamp);
-             CREATE TABLE public.likes (id bigserial PRIMARY KEY, user_id bigint, post_id bigint, created_at timestamp);
-             CREATE TABLE public.shares (id bigserial PRIMARY KEY, user_id bigint, post_id bigint, created_at timestamp);
-             CREATE TABLE public.comments (id bigserial PRIMARY KEY, user_id bigint, post_id bigint, content text, created_at timestamp);
-             CREATE TABLE public.follows (id bigserial PRIMARY KEY, follower_id bigint, following_id bigint, created_at timestamp);
-             CREATE TABLE public.user_behavior_logs (id bigserial PRIMARY KEY, user_id bigint, session_id text,
-                 device_type text, page_views int, time_spent int, created_at timestamp);
-             -- 'ago' = UTC wall time that many minutes before now, as the platform stores it.
-             CREATE FUNCTION pg_temp.ago(minutes numeric) RETURNS timestamp LANGUAGE sql AS
-                 $$ SELECT (now() AT TIME ZONE 'UTC') - make_interval(secs => minutes * 60) $$;
-             SET LOCAL TimeZone = 'UTC';",
+            "CREATE FUNCTION pg_temp.ago(minutes numeric) RETURNS timestamp LANGUAGE sql AS
+                 $$ SELECT (now() AT TIME ZONE 'UTC') - make_interval(secs => minutes * 60) $$;",
         )
         .unwrap();
-    }
-
-    fn text(sql: &str) -> String {
-        Spi::get_one::<String>(sql).unwrap().unwrap_or_default()
-    }
-
-    /// `SQLSTATE: message` of a statement, or `ok`. The helper is created once per test, so it
-    /// also works after `SET ROLE`.
-    fn outcome(sql: &str) -> String {
-        Spi::run(
-            "DO $do$ BEGIN IF to_regprocedure('pg_temp.outcome(text)') IS NULL THEN
-             CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-             BEGIN EXECUTE q; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-             END IF; END $do$",
-        )
-        .unwrap();
-        Spi::get_one_with_args::<String>("SELECT pg_temp.outcome($1)", &[sql.into()])
-            .unwrap()
-            .unwrap()
     }
 
     /// `rule name=status` of one evaluation round, in rule order.

@@ -394,3 +394,18 @@ pub fn analytic_calls() -> Vec<String> {
 
 /// Message prefix for missing analytics tables/columns.
 pub const ANALYSIS_TABLES_HINT: &str = "analytics tables of docs/tables.md missing or incomplete";
+
+/// The test cluster listens on a Unix socket only, while pg_cron connects to each job's nodename
+/// (`cron.host`, default localhost): point mking_analytics' jobs at the test socket.
+pub fn cron_jobs_use_test_socket(client: &mut Client) {
+    let host = std::env::var("PGHOST").unwrap_or_default();
+    let port = env_or("PGPORT", "5432");
+    if host.starts_with('/') {
+        exec(
+            client,
+            &format!(
+                "UPDATE cron.job SET nodename = '{host}', nodeport = {port} WHERE jobname LIKE 'mking\\_analytics\\_%'"
+            ),
+        );
+    }
+}

@@ -6,7 +6,9 @@
 //! Latencies are written to `target/tmp/alert-latency.txt` and checked against the product's
 //! promise (at most 10 s), which is a correctness bound, not a benchmark.
 
-use mking_analytics_integration::{connect, exec, fresh_db, install_extension, scalar, PLATFORM_SQL};
+use mking_analytics_integration::{
+    connect, cron_jobs_use_test_socket, exec, fresh_db, install_extension, scalar, PLATFORM_SQL,
+};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 use std::thread;
@@ -17,12 +19,20 @@ const CRON_DB: &str = "mking_it"; // cron.database_name of scripts/integration-t
 
 fn listener(db: &str) -> Client {
     let mut l = connect(db);
-    exec(&mut l, "LISTEN mking_analytics_alerts; LISTEN mking_analytics_live");
+    exec(
+        &mut l,
+        "LISTEN mking_analytics_alerts; LISTEN mking_analytics_live",
+    );
     l
 }
 
 /// Waits for the next notification on `channel` (others are collected into `seen`).
-fn next_on(l: &mut Client, channel: &str, wait: Duration, seen: &mut Vec<(String, String)>) -> Option<(Instant, serde_json::Value)> {
+fn next_on(
+    l: &mut Client,
+    channel: &str,
+    wait: Duration,
+    seen: &mut Vec<(String, String)>,
+) -> Option<(Instant, serde_json::Value)> {
     let deadline = Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -52,14 +62,26 @@ fn posts_now(c: &mut Client, ids: &[i32]) {
         .iter()
         .map(|i| format!("({i}, 1, now() AT TIME ZONE 'UTC')"))
         .collect();
-    exec(c, &format!("INSERT INTO public.posts (id, user_id, created_at) VALUES {}", values.join(", ")));
+    exec(
+        c,
+        &format!(
+            "INSERT INTO public.posts (id, user_id, created_at) VALUES {}",
+            values.join(", ")
+        ),
+    );
 }
 
 fn stats(xs: &[Duration]) -> String {
     let mut v: Vec<f64> = xs.iter().map(|d| d.as_secs_f64()).collect();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let med = v[v.len() / 2];
-    format!("n={} median={:.2}s max={:.2}s all={:?}", v.len(), med, v[v.len() - 1], v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>())
+    format!(
+        "n={} median={:.2}s max={:.2}s all={:?}",
+        v.len(),
+        med,
+        v[v.len() - 1],
+        v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>()
+    )
 }
 
 fn record(line: &str) {
@@ -85,7 +107,12 @@ fn setup(db: &str) -> Client {
 }
 
 /// Fire and resolve cycles against a running loop; returns the commit-to-NOTIFY latencies.
-fn cycles(c: &mut Client, l: &mut Client, n: usize, seen: &mut Vec<(String, String)>) -> Vec<Duration> {
+fn cycles(
+    c: &mut Client,
+    l: &mut Client,
+    n: usize,
+    seen: &mut Vec<(String, String)>,
+) -> Vec<Duration> {
     let mut lat = Vec::new();
     for i in 0..n {
         let base = 100 * (i as i32 + 1);
@@ -120,8 +147,20 @@ fn alerts_listen_fire_cooldown_resolve() {
     });
     let mut seen = Vec::new();
     // The live metrics arrive every round.
-    let (_, live) = next_on(&mut l, "mking_analytics_live", Duration::from_secs(15), &mut seen).expect("no live metrics within 15 s");
-    for key in ["time", "active_users_1h", "posts_1h", "interactions_5m", "error_rate"] {
+    let (_, live) = next_on(
+        &mut l,
+        "mking_analytics_live",
+        Duration::from_secs(15),
+        &mut seen,
+    )
+    .expect("no live metrics within 15 s");
+    for key in [
+        "time",
+        "active_users_1h",
+        "posts_1h",
+        "interactions_5m",
+        "error_rate",
+    ] {
         assert!(live.get(key).is_some(), "live payload lacks {key}: {live}");
     }
     assert_eq!(live["posts_1h"], 0);
@@ -130,7 +169,13 @@ fn alerts_listen_fire_cooldown_resolve() {
     // Cross the threshold.
     posts_now(&mut c, &[1, 2, 3]);
     let committed = Instant::now();
-    let (at, v) = next_on(&mut l, "mking_analytics_alerts", Duration::from_secs(20), &mut seen).expect("no alert within 20 s");
+    let (at, v) = next_on(
+        &mut l,
+        "mking_analytics_alerts",
+        Duration::from_secs(20),
+        &mut seen,
+    )
+    .expect("no alert within 20 s");
     let first = at - committed;
     let trigger_id = scalar(&mut c, "SELECT id FROM mking_analytics.alert_triggers").unwrap();
     let rule_id = scalar(&mut c, "SELECT id FROM mking_analytics.alert_rules").unwrap();
@@ -139,7 +184,10 @@ fn alerts_listen_fire_cooldown_resolve() {
     assert_eq!(v["rule_name"], "Posting burst");
     // Exact digits on the wire (serde_json here would read 3.0000 as 3.0).
     let raw = &seen.last().unwrap().1;
-    assert!(raw.contains(r#""value":3,"threshold":3.0000,"operator":">=""#), "{raw}");
+    assert!(
+        raw.contains(r#""value":3,"threshold":3.0000,"operator":">=""#),
+        "{raw}"
+    );
     assert_eq!(v["operator"], ">=");
     assert_eq!(v["status"], "firing");
     assert_eq!(v["message"], "Posting burst: posts_1h = 3 >= 3.0000");
@@ -150,15 +198,34 @@ fn alerts_listen_fire_cooldown_resolve() {
     // Still true, cooldown 1 minute: no second alert over the next 3 rounds.
     posts_now(&mut c, &[4]);
     assert!(
-        next_on(&mut l, "mking_analytics_alerts", Duration::from_secs(16), &mut seen).is_none(),
+        next_on(
+            &mut l,
+            "mking_analytics_alerts",
+            Duration::from_secs(16),
+            &mut seen
+        )
+        .is_none(),
         "re-notified within the cooldown"
     );
-    assert_eq!(scalar(&mut c, "SELECT notification_count FROM mking_analytics.alert_triggers").as_deref(), Some("1"));
+    assert_eq!(
+        scalar(
+            &mut c,
+            "SELECT notification_count FROM mking_analytics.alert_triggers"
+        )
+        .as_deref(),
+        Some("1")
+    );
 
     // Clear it: resolved, on the same trigger.
     exec(&mut c, "DELETE FROM public.posts");
     let cleared = Instant::now();
-    let (at, v) = next_on(&mut l, "mking_analytics_alerts", Duration::from_secs(20), &mut seen).expect("no resolve within 20 s");
+    let (at, v) = next_on(
+        &mut l,
+        "mking_analytics_alerts",
+        Duration::from_secs(20),
+        &mut seen,
+    )
+    .expect("no resolve within 20 s");
     let resolve = at - cleared;
     assert_eq!(v["status"], "resolved");
     assert_eq!(v["trigger_id"].to_string(), trigger_id);
@@ -170,7 +237,10 @@ fn alerts_listen_fire_cooldown_resolve() {
     // More cycles for the latency distribution.
     let mut lat = vec![first, resolve];
     lat.extend(cycles(&mut c, &mut l, 4, &mut seen));
-    record(&format!("direct CALL run_alert_loop(75, 5): commit-to-NOTIFY {}", stats(&lat)));
+    record(&format!(
+        "direct CALL run_alert_loop(75, 5): commit-to-NOTIFY {}",
+        stats(&lat)
+    ));
     for d in &lat {
         assert!(*d <= LIMIT, "latency {d:?} over 10 s");
     }
@@ -182,11 +252,18 @@ fn alerts_second_loop_returns_at_once() {
     let db = "it_alerts_lock";
     let _c = setup(db);
     let loop_db = db.to_string();
-    let first = thread::spawn(move || connect(&loop_db).batch_execute("CALL mking_analytics.run_alert_loop(6, 1)"));
+    let first = thread::spawn(move || {
+        connect(&loop_db).batch_execute("CALL mking_analytics.run_alert_loop(6, 1)")
+    });
     thread::sleep(Duration::from_millis(1500));
     let t = Instant::now();
-    connect(db).batch_execute("CALL mking_analytics.run_alert_loop(6, 1)").unwrap();
-    assert!(t.elapsed() < Duration::from_secs(3), "the second loop ran instead of returning");
+    connect(db)
+        .batch_execute("CALL mking_analytics.run_alert_loop(6, 1)")
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "the second loop ran instead of returning"
+    );
     first.join().unwrap().unwrap();
 }
 
@@ -205,12 +282,25 @@ fn alerts_payload_fits_notify_limit() {
         ),
     );
     let mut l = listener(db);
-    let r = scalar(&mut c, "SELECT string_agg(status, ',') FROM mking_analytics.evaluate_alerts()");
+    let r = scalar(
+        &mut c,
+        "SELECT string_agg(status, ',') FROM mking_analytics.evaluate_alerts()",
+    );
     exec(&mut c, "DROP OWNED BY it_alert_owner; DELETE FROM mking_analytics.alert_rules; DROP ROLE it_alert_owner");
     assert_eq!(r.as_deref(), Some("fired"));
     let mut seen = Vec::new();
-    let (_, v) = next_on(&mut l, "mking_analytics_alerts", Duration::from_secs(5), &mut seen).expect("no alert");
-    let raw = &seen.iter().find(|(ch, _)| ch == "mking_analytics_alerts").unwrap().1;
+    let (_, v) = next_on(
+        &mut l,
+        "mking_analytics_alerts",
+        Duration::from_secs(5),
+        &mut seen,
+    )
+    .expect("no alert");
+    let raw = &seen
+        .iter()
+        .find(|(ch, _)| ch == "mking_analytics_alerts")
+        .unwrap()
+        .1;
     assert!(raw.len() < 8000, "{} bytes", raw.len());
     let name = v["rule_name"].as_str().unwrap();
     assert!(name.ends_with('…') && long_name.starts_with(name.trim_end_matches('…')));
@@ -222,7 +312,13 @@ fn alerts_payload_fits_notify_limit() {
 #[test]
 fn alerts_cron_latency_slow() {
     let mut admin = connect("postgres");
-    if scalar(&mut admin, &format!("SELECT count(*) FROM pg_database WHERE datname = '{CRON_DB}'")).as_deref() != Some("1") {
+    if scalar(
+        &mut admin,
+        &format!("SELECT count(*) FROM pg_database WHERE datname = '{CRON_DB}'"),
+    )
+    .as_deref()
+        != Some("1")
+    {
         exec(&mut admin, &format!("CREATE DATABASE {CRON_DB}"));
     }
     let mut c = connect(CRON_DB);
@@ -241,22 +337,22 @@ fn alerts_cron_latency_slow() {
          VALUES ('Posting burst', 'metric', 'posts_1h', '>=', 3, 1);
          SELECT * FROM mking_analytics.schedule();",
     );
-    // The test cluster listens on a Unix socket only; point pg_cron's connections at it.
-    let host = std::env::var("PGHOST").unwrap();
-    let port = std::env::var("PGPORT").unwrap_or_else(|_| "5432".into());
-    if host.starts_with('/') {
-        exec(
-            &mut c,
-            &format!("UPDATE cron.job SET nodename = '{host}', nodeport = {port} WHERE jobname LIKE 'mking\\_analytics\\_%'"),
-        );
-    }
+    cron_jobs_use_test_socket(&mut c);
     let mut l = listener(CRON_DB);
     let mut seen = Vec::new();
     // Wait for the first loop to start (the next minute).
-    let started = next_on(&mut l, "mking_analytics_live", Duration::from_secs(75), &mut seen);
+    let started = next_on(
+        &mut l,
+        "mking_analytics_live",
+        Duration::from_secs(75),
+        &mut seen,
+    );
     let mut lat = Vec::new();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        assert!(started.is_some(), "the cron job never ran a round within 75 s");
+        assert!(
+            started.is_some(),
+            "the cron job never ran a round within 75 s"
+        );
         let t0 = Instant::now();
         let mut i = 0;
         while t0.elapsed() < Duration::from_secs(130) {
@@ -296,17 +392,27 @@ fn alerts_survive_dump_and_restore() {
     let q = "SELECT string_agg(format('%s|%s|%s|%s', r.rule_name, r.is_active, r.builtin, t.trigger_value), ';' ORDER BY r.rule_name)
                FROM mking_analytics.alert_rules r LEFT JOIN mking_analytics.alert_triggers t ON t.alert_rule_id = r.id";
     let before = scalar(&mut c, q);
-    let src = scalar(&mut c, "SELECT relation FROM mking_analytics.error_rate_source");
+    let src = scalar(
+        &mut c,
+        "SELECT relation FROM mking_analytics.error_rate_source",
+    );
     let restored = "it_alerts_restored";
     let mut admin = connect("postgres");
     exec(&mut admin, &format!("DROP DATABASE IF EXISTS {restored}"));
-    exec(&mut admin, &format!("CREATE DATABASE {restored} TEMPLATE template0"));
+    exec(
+        &mut admin,
+        &format!("CREATE DATABASE {restored} TEMPLATE template0"),
+    );
     let bindir = std::env::var("PG_BINDIR").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
     let dump = std::process::Command::new(format!("{bindir}/pg_dump"))
         .args(["-d", db])
         .output()
         .expect("pg_dump");
-    assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
+    assert!(
+        dump.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
     let mut psql = std::process::Command::new(format!("{bindir}/psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", restored])
         .stdin(std::process::Stdio::piped())
@@ -317,13 +423,30 @@ fn alerts_survive_dump_and_restore() {
     use std::io::Write;
     psql.stdin.take().unwrap().write_all(&dump.stdout).unwrap();
     let out = psql.wait_with_output().unwrap();
-    assert!(out.status.success(), "restore failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "restore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut r = connect(restored);
     assert_eq!(scalar(&mut r, q), before);
-    assert_eq!(scalar(&mut r, "SELECT relation FROM mking_analytics.error_rate_source"), src);
+    assert_eq!(
+        scalar(
+            &mut r,
+            "SELECT relation FROM mking_analytics.error_rate_source"
+        ),
+        src
+    );
     // New rows do not reuse restored ids.
     exec(&mut r, "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric, threshold_value) VALUES ('New', 'metric', 'posts_1h', 1)");
-    assert_eq!(scalar(&mut r, "SELECT count(DISTINCT id) = count(*) FROM mking_analytics.alert_rules").as_deref(), Some("t"));
+    assert_eq!(
+        scalar(
+            &mut r,
+            "SELECT count(DISTINCT id) = count(*) FROM mking_analytics.alert_rules"
+        )
+        .as_deref(),
+        Some("t")
+    );
     drop(r);
     exec(&mut admin, &format!("DROP DATABASE {restored}"));
 }

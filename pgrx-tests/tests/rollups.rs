@@ -7,8 +7,8 @@
 //! rollups really exist (and, by a negative control, that the `on` answers really read them).
 
 use mking_analytics_integration::{
-    connect, data, err_text, exec, fresh_db, install_extension, norm_row, scalar, sqlstate,
-    text_rows, PLATFORM_SQL,
+    connect, cron_jobs_use_test_socket, data, err_text, exec, fresh_db, install_extension,
+    norm_row, scalar, sqlstate, text_rows, PLATFORM_SQL,
 };
 use postgres::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -851,12 +851,18 @@ fn rollups_cron_schedule_unschedule() {
         "SELECT * FROM mking_analytics.rollup_jobs() UNION ALL SELECT * FROM mking_analytics.alert_jobs()
          UNION ALL SELECT * FROM mking_analytics.report_jobs()",
     );
-    assert!(expected.contains(&format!("{JOB}|* * * * *|SELECT * FROM mking_analytics.refresh_rollups()")));
+    assert!(expected.contains(&format!(
+        "{JOB}|* * * * *|SELECT * FROM mking_analytics.refresh_rollups()"
+    )));
     let want: Vec<String> = expected.iter().map(|r| format!("{r}|{CRON_DB}")).collect();
     for i in 1..=2 {
         let r = rows(&mut c, "SELECT * FROM mking_analytics.schedule()");
         assert_eq!(r, expected, "schedule() call {i}");
-        assert_eq!(our_jobs(&mut c), want, "after schedule() call {i}: each job exactly once");
+        assert_eq!(
+            our_jobs(&mut c),
+            want,
+            "after schedule() call {i}: each job exactly once"
+        );
     }
     // schedule() installs change capture: the next refresh builds.
     assert!(
@@ -865,7 +871,10 @@ fn rollups_cron_schedule_unschedule() {
     );
     let mut removed = rows(&mut c, "SELECT * FROM mking_analytics.unschedule()");
     removed.sort();
-    let mut names: Vec<String> = expected.iter().map(|r| r.split('|').next().unwrap().to_string()).collect();
+    let mut names: Vec<String> = expected
+        .iter()
+        .map(|r| r.split('|').next().unwrap().to_string())
+        .collect();
     names.sort();
     assert_eq!(removed, names);
     assert!(our_jobs(&mut c).is_empty(), "unschedule() left a job");
@@ -878,16 +887,7 @@ fn rollups_cron_schedule_unschedule() {
 fn rollups_cron_job_runs_slow() {
     let mut c = cron_db();
     exec(&mut c, "SELECT * FROM mking_analytics.schedule()");
-    // The test cluster listens only on a Unix socket in PGHOST's directory; pg_cron connects to
-    // the job's nodename (cron.host, default localhost), so point our job at that socket.
-    let host = std::env::var("PGHOST").unwrap();
-    let port = std::env::var("PGPORT").unwrap_or_else(|_| "5432".into());
-    if host.starts_with('/') {
-        exec(
-            &mut c,
-            &format!("UPDATE cron.job SET nodename = '{host}', nodeport = {port} WHERE jobname LIKE 'mking\\_analytics\\_%'"),
-        );
-    }
+    cron_jobs_use_test_socket(&mut c);
     let jobid = int(
         &mut c,
         &format!("SELECT jobid FROM cron.job WHERE jobname = '{JOB}'"),
