@@ -2,8 +2,8 @@
 //! Pure functions of rows already read from the tables, so they are tested without a network.
 
 use crate::payload::AlertStatus;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -240,9 +240,13 @@ pub fn report_email(from: &Mailbox, to: &str, r: &Report) -> Result<Message, Str
         Some(pdf) => {
             let pdf_type =
                 ContentType::parse("application/pdf").map_err(|e| format!("content type: {e}"))?;
+            // Always base64: a PDF is binary even when its bytes happen to be ASCII, and a 7bit
+            // part would have its line ends rewritten to CRLF on the way, breaking the file.
+            let pdf_body = Body::new_with_encoding(pdf.clone(), ContentTransferEncoding::Base64)
+                .map_err(|_| "encoding the PDF".to_string())?;
             MultiPart::mixed()
                 .multipart(body)
-                .singlepart(Attachment::new(r.pdf_file_name()).body(pdf.clone(), pdf_type))
+                .singlepart(Attachment::new(r.pdf_file_name()).body(pdf_body, pdf_type))
         }
         None => body,
     };
@@ -447,6 +451,23 @@ mod tests {
         assert!(raw.contains("Content-Transfer-Encoding: base64"), "{raw}");
         // the PDF's bytes, base64-encoded by hand: "%PDF-1.4\n" starts with JVBERi0xLjQK
         assert!(raw.contains("JVBERi0xLjQK"), "{raw}");
+        // an all-ASCII PDF is still sent as base64 (exact bytes, LF line ends kept)
+        let mut ascii = report();
+        ascii.pdf = Some(b"%PDF-1.4\n%%EOF\n".to_vec());
+        let raw = unfold(
+            &report_email(&from, "boss@example.com", &ascii)
+                .unwrap()
+                .formatted(),
+        );
+        let attachment = raw
+            .split("filename=\"daily-report-2026-11-30.pdf\"")
+            .nth(1)
+            .unwrap();
+        assert!(
+            attachment
+                .contains("Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJSVFT0YK\r\n"),
+            "{raw}"
+        );
     }
 
     #[test]
