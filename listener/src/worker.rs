@@ -74,8 +74,17 @@ pub fn run(settings: &Settings, sender: Sender) -> Exit {
         match store::check_setup(&mut client) {
             Ok(Ok(())) => {}
             Ok(Err(problem)) => return Exit::Setup(problem),
+            Err(e) if settings.once => {
+                return Exit::Unreachable(format!("checking privileges: {}", db_error(&e)))
+            }
             Err(e) => {
-                log::error(&format!("checking privileges: {}", db_error(&e)));
+                log::error(&format!(
+                    "checking privileges: {}; retrying in {}s",
+                    db_error(&e),
+                    reconnect_wait.as_secs()
+                ));
+                std::thread::sleep(reconnect_wait);
+                reconnect_wait = (reconnect_wait * 2).min(Duration::from_secs(60));
                 continue;
             }
         }
@@ -330,10 +339,19 @@ impl Engine<'_> {
         self.jobs = waiting;
         let mut due = due.into_iter();
         while let Some(job) = due.next() {
-            if let Err(e) = self.attempt(client, job) {
-                // Keep the jobs not yet tried for the next round (unless the session is gone).
-                self.jobs.extend(due);
-                return Err(e);
+            let key = job.key;
+            match self.attempt(client, job) {
+                Ok(()) => {}
+                Err(e) if client.is_closed() => {
+                    self.jobs.extend(due);
+                    return Err(e);
+                }
+                Err(e) => {
+                    // The row stays 'sending'; once unlocked, the next catch-up takes it over.
+                    log::error(&format!("{}: {}", key.describe(), db_error(&e)));
+                    self.tally.failed += 1;
+                    store::unlock(client, key)?;
+                }
             }
         }
         Ok(())
