@@ -444,6 +444,8 @@ fn listener_catch_up_after_downtime_and_two_never_double_send() {
     const DB: &str = "it_listener_catchup";
     let mut su = setup(DB);
     let http = HttpSink::start();
+    // Slow enough that the two listeners below overlap for the whole backlog.
+    http.delay("/hook", Duration::from_millis(50));
     let smtp = SmtpSink::start();
     let rule_id = rule(
         &mut su,
