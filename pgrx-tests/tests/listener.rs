@@ -43,7 +43,27 @@ fn listener_bin() -> PathBuf {
         let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../listener");
         let target = crate_dir.join("target");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // What cargo sets for this test process describes pgrx-tests, not the listener; some
+        // build scripts (ring) rebuild when e.g. CARGO_MANIFEST_DIR differs.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let status = build
             .args(["build", "--bin", "mking-listener", "--manifest-path"])
             .arg(crate_dir.join("Cargo.toml"))
             .arg("--target-dir")
