@@ -16,8 +16,9 @@ demo-stop:       ## stop the demo cluster
 
 test: deps test-unit test-pg test-integration  ## every test, from a fresh clone
 
-test-unit:       ## pure-Rust kernels, no PostgreSQL needed
+test-unit:       ## pure-Rust kernels and the listener (listener/), no PostgreSQL needed
 	cargo test --lib -- kernels::
+	cargo test --manifest-path listener/Cargo.toml
 
 test-pg: deps    ## #[pg_test] tests inside a throwaway cluster (run as the postgres user)
 	scripts/pg-test.sh
