@@ -669,3 +669,88 @@ fn listener_refuses_to_start_without_privileges_or_configuration() {
         "{stderr}"
     );
 }
+
+/// The whole chain: inserts cross a threshold, the evaluation loop fires and NOTIFYs, the
+/// listener delivers to the HTTP and SMTP sinks; clearing it delivers the resolution.
+#[test]
+fn listener_delivers_what_the_evaluation_loop_fires() {
+    const DB: &str = "it_listener_chain";
+    let mut su = setup(DB);
+    exec(&mut su, mking_analytics_integration::PLATFORM_SQL);
+    let http = HttpSink::start();
+    let smtp = SmtpSink::start();
+    exec(
+        &mut su,
+        &format!(
+            r#"INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric, comparison_operator, threshold_value, alert_channels)
+               VALUES ('Posting burst', 'metric', 'posts_1h', '>=', 3,
+                       '{{"webhook": "{}", "email": "ops@example.com"}}')"#,
+            http.url("/hook")
+        ),
+    );
+    let listener = Listener::serve(DB, &smtp);
+    let db = DB.to_string();
+    let evaluator = std::thread::spawn(move || {
+        connect(&db).batch_execute("CALL mking_analytics.run_alert_loop(25, 1)")
+    });
+    exec(
+        &mut su,
+        "INSERT INTO public.posts (id, user_id, created_at)
+         SELECT i, 1, now() AT TIME ZONE 'UTC' FROM generate_series(1, 3) i",
+    );
+    let committed = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(15), || !http
+            .requests_to("/hook")
+            .is_empty()),
+        "no webhook within 15 s of the commit: {:?}",
+        listener.lines()
+    );
+    let webhook_after = committed.elapsed();
+    let body = http.requests_to("/hook")[0].body.clone();
+    assert_eq!(json_get(&mut su, &body, "status"), "firing");
+    assert_eq!(json_get(&mut su, &body, "value"), "3");
+    assert_eq!(
+        json_get(&mut su, &body, "message"),
+        "Posting burst: posts_1h = 3 >= 3.0000"
+    );
+    assert!(wait_until(Duration::from_secs(10), || smtp
+        .messages_to("ops@example.com")
+        .len()
+        == 1));
+    let mail = unfold(&smtp.messages_to("ops@example.com")[0].data);
+    assert!(mail.contains("FIRING: Posting burst"), "{mail}");
+    let status = "SELECT notification_status FROM mking_analytics.alert_triggers";
+    wait_for_value(&mut su, status, "delivered", Duration::from_secs(10))
+        .expect("firing not marked delivered");
+
+    exec(&mut su, "DELETE FROM public.posts");
+    assert!(
+        wait_until(Duration::from_secs(15), || http.requests_to("/hook").len()
+            == 2),
+        "no resolution webhook: {:?}",
+        listener.lines()
+    );
+    let body = http.requests_to("/hook")[1].body.clone();
+    assert_eq!(json_get(&mut su, &body, "status"), "resolved");
+    assert!(wait_until(Duration::from_secs(10), || smtp
+        .messages_to("ops@example.com")
+        .len()
+        == 2));
+    assert!(
+        unfold(&smtp.messages_to("ops@example.com")[1].data).contains("RESOLVED: Posting burst")
+    );
+    wait_for_value(
+        &mut su,
+        "SELECT resolve_notification_status FROM mking_analytics.alert_triggers",
+        "delivered",
+        Duration::from_secs(10),
+    )
+    .expect("resolution not marked delivered");
+    eprintln!(
+        "commit to webhook delivery: {:.2} s (loop interval 1 s)",
+        webhook_after.as_secs_f64()
+    );
+    drop(listener);
+    evaluator.join().unwrap().expect("run_alert_loop failed");
+}
