@@ -178,8 +178,8 @@ impl Drop for Listener {
 /// A rule with the given alert_channels; returns its id.
 fn rule(c: &mut Client, name: &str, channels: &str) -> i64 {
     c.query_one(
-        "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, condition_query, threshold_value, comparison_operator, alert_channels) \
-         VALUES ($1, 'error_rate', 'SELECT 1', 5, '>', $2::text::jsonb) RETURNING id",
+        "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator, alert_channels) \
+         VALUES ($1, 'metric', 'error_rate', 5, '>', $2::text::jsonb) RETURNING id",
         &[&name, &channels],
     )
     .unwrap_or_else(|e| panic!("insert rule: {}", err_text(&e)))
