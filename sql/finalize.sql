@@ -118,3 +118,19 @@ COMMENT ON FUNCTION refresh_rollups() IS
     'Admins (and the pg_cron job): bring the rollups up to date. Returns per source the status (built, refreshed, up to date; or skipped when another refresh runs), hours and days recomputed and events processed. The watermark stops at the hour the oldest running transaction began.';
 -- Analytic functions run with the caller's rights: let readers read the platform tables that exist.
 SELECT grant_source_access('mking_analytics_reader');
+
+-- Reports (sql/reports.sql, src/api/reports.rs): readers read stored reports; admins generate
+-- them, change thresholds and schedule, and manage subscribers (emails are personal data, so
+-- readers cannot see report_subscribers).
+COMMENT ON FUNCTION report_period(text, date, text) IS
+    'The period a report covers: kind checked (daily, weekly, monthly; else SQLSTATE 22023), the first day of the day, week (mking_analytics.week_start) or month containing period_start, the day after its last, and the zone (NULL = session TimeZone).';
+COMMENT ON FUNCTION report_build(text, date, text) IS
+    'Internal (generate_report): gather, judge, render and upsert one report; returns its id. Call generate_report() instead, which logs the run.';
+REVOKE SELECT ON report_subscribers FROM mking_analytics_reader;
+GRANT SELECT, INSERT, DELETE ON report_subscribers TO mking_analytics_admin;
+GRANT INSERT, UPDATE ON reports, report_generation_logs TO mking_analytics_admin;
+GRANT INSERT, UPDATE, DELETE ON report_settings, report_schedule TO mking_analytics_admin;
+REVOKE EXECUTE ON FUNCTION generate_report(text, date, text), report_build(text, date, text), report_section(text, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+       run_due_reports(timestamptz), report_subscribe(text, text), report_unsubscribe(text, text) FROM mking_analytics_reader;
+GRANT EXECUTE ON FUNCTION generate_report(text, date, text), report_build(text, date, text), report_section(text, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+      run_due_reports(timestamptz), report_subscribe(text, text), report_unsubscribe(text, text) TO mking_analytics_admin;

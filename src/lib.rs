@@ -24,11 +24,7 @@ pgrx::extension_sql_file!(
     name = "rollups",
     requires = ["schema"]
 );
-pgrx::extension_sql_file!(
-    "../sql/alerts.sql",
-    name = "alerts",
-    requires = ["schema"]
-);
+pgrx::extension_sql_file!("../sql/alerts.sql", name = "alerts", requires = ["schema"]);
 pgrx::extension_sql_file!(
     "../sql/reports.sql",
     name = "reports",
@@ -43,6 +39,8 @@ pub extern "C-unwind" fn _PG_init() {
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests_reports;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod business;
 pub mod content;
+pub mod reports;
 pub mod social;
 pub mod users;
 pub mod usersets;
