@@ -197,7 +197,7 @@ mod tests {
         );
         assert_eq!(
             series(id, "registrations"),
-            "New users:[0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0]"
+            "New users:[1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0]"
         );
         assert_eq!(
             text(&format!(
