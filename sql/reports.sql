@@ -165,48 +165,35 @@ END $$;
 COMMENT ON FUNCTION generate_report(text, date, text) IS
     'Admins: generate (or regenerate, keeping its id) the daily, weekly or monthly report of the period containing period_start, in tz (NULL = session TimeZone; weeks follow mking_analytics.week_start). Stores data, HTML and PDF in reports, logs the run in report_generation_logs and notifies channel mking_analytics_reports. Returns the report id; on a failure of the whole run: logs it as failed, raises a WARNING and returns NULL. Example: SELECT mking_analytics.generate_report(''weekly'', ''2024-03-06'', ''Europe/Berlin'');';
 
-CREATE FUNCTION report_html(id bigint) RETURNS text
+CREATE FUNCTION report_checked_id(id bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r text;
 BEGIN
-    SELECT x.html INTO r FROM mking_analytics.reports x WHERE x.id = report_html.id;
-    IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM mking_analytics.reports r WHERE r.id = report_checked_id.id) THEN
         RAISE EXCEPTION 'no report with id %', coalesce(id::text, 'NULL') USING ERRCODE = 'no_data_found',
             HINT = 'SELECT id, report_type, period_start, tz FROM mking_analytics.reports ORDER BY id lists them.';
     END IF;
-    RETURN r;
+    RETURN id;
 END $$;
+COMMENT ON FUNCTION report_checked_id(bigint) IS 'Internal: the id of a stored report, or SQLSTATE P0002 (no_data_found) naming it.';
+
+CREATE FUNCTION report_html(id bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT r.html FROM mking_analytics.reports r WHERE r.id = (SELECT mking_analytics.report_checked_id($1))
+$$;
 COMMENT ON FUNCTION report_html(bigint) IS
     'The stored report as self-contained HTML. Unknown id: SQLSTATE P0002 (no_data_found). Save it: psql -Atc "select mking_analytics.report_html(1)" > r.html';
 
 CREATE FUNCTION report_json(id bigint) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r jsonb;
-BEGIN
-    SELECT x.data INTO r FROM mking_analytics.reports x WHERE x.id = report_json.id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no report with id %', coalesce(id::text, 'NULL') USING ERRCODE = 'no_data_found',
-            HINT = 'SELECT id, report_type, period_start, tz FROM mking_analytics.reports ORDER BY id lists them.';
-    END IF;
-    RETURN r;
-END $$;
+LANGUAGE sql STABLE AS $$
+    SELECT r.data FROM mking_analytics.reports r WHERE r.id = (SELECT mking_analytics.report_checked_id($1))
+$$;
 COMMENT ON FUNCTION report_json(bigint) IS
     'The stored report''s data as jsonb (figures with previous value and change %, charts, tables, insights, recommendations, coverage, section_errors). Unknown id: SQLSTATE P0002.';
 
 CREATE FUNCTION report_pdf(id bigint) RETURNS bytea
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r bytea;
-BEGIN
-    SELECT x.pdf INTO r FROM mking_analytics.reports x WHERE x.id = report_pdf.id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no report with id %', coalesce(id::text, 'NULL') USING ERRCODE = 'no_data_found',
-            HINT = 'SELECT id, report_type, period_start, tz FROM mking_analytics.reports ORDER BY id lists them.';
-    END IF;
-    RETURN r;
-END $$;
+LANGUAGE sql STABLE AS $$
+    SELECT r.pdf FROM mking_analytics.reports r WHERE r.id = (SELECT mking_analytics.report_checked_id($1))
+$$;
 COMMENT ON FUNCTION report_pdf(bigint) IS
     'The stored report as PDF. Unknown id: SQLSTATE P0002. Save it: psql -Atc "select encode(mking_analytics.report_pdf(1), ''base64'')" | base64 -d > r.pdf';
 

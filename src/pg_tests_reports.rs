@@ -7,6 +7,8 @@ use pgrx::prelude::*;
 mod tests {
     use pgrx::prelude::*;
 
+    const PLATFORM_SQL: &str = include_str!("../pgrx-tests/sql/platform.sql");
+
     /// The platform tables, and a few events in known hours (UTC):
     /// - users 1, 2 signed up 2024-03-01; 6 on 03-05; 3 on 03-11 09:00; 4, 5 on 03-12; 7 on 02-10.
     /// - posts: 14 (text, user 6, 03-05), 10 (photo, user 1, 03-11 08:00), on 03-12: 11 (photo,
@@ -16,17 +18,10 @@ mod tests {
     /// - follows 5→1 03-12 15:30, 3→1 03-11 10:00; sessions 1 03-12 09:00, 2 03-12 09:30,
     ///   1 03-11 07:00, 7 02-10.
     fn dataset() {
+        // The platform's tables as the integration tests create them.
+        Spi::run(PLATFORM_SQL).unwrap();
         Spi::run(
-            "CREATE TABLE public.users (id bigint PRIMARY KEY, username text, created_at timestamp);
-             CREATE TABLE public.posts (id bigint PRIMARY KEY, user_id bigint, title text, content_type text,
-                 like_count int, comment_count int, share_count int, created_at timestamp);
-             CREATE TABLE public.likes (id bigserial PRIMARY KEY, user_id bigint, post_id bigint, created_at timestamp);
-             CREATE TABLE public.shares (id bigserial PRIMARY KEY, user_id bigint, post_id bigint, created_at timestamp);
-             CREATE TABLE public.comments (id bigserial PRIMARY KEY, user_id bigint, post_id bigint, content text, created_at timestamp);
-             CREATE TABLE public.follows (id bigserial PRIMARY KEY, follower_id bigint, following_id bigint, created_at timestamp);
-             CREATE TABLE public.user_behavior_logs (id bigserial PRIMARY KEY, user_id bigint, session_id text,
-                 device_type text, page_views int, time_spent int, created_at timestamp);
-             SET LOCAL TimeZone = 'UTC';
+            "SET LOCAL TimeZone = 'UTC';
              INSERT INTO users VALUES (1, 'ann', '2024-03-01 08:00'), (2, 'bob', '2024-03-01 09:00'), (6, 'fay', '2024-03-05 08:00'),
                  (3, 'cy', '2024-03-11 09:00'), (4, 'di', '2024-03-12 10:00'), (5, 'ed', '2024-03-12 11:00'), (7, 'gus', '2024-02-10 10:00');
              INSERT INTO posts (id, user_id, title, content_type, created_at) VALUES
