@@ -564,4 +564,31 @@ mod tests {
             crate::kernels::report::insights::THRESHOLDS.len() as i64
         );
     }
+
+    #[pg_test]
+    fn every_report_object_is_commented() {
+        assert_eq!(
+            text("SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), 'none') FROM pg_proc p
+                   WHERE p.pronamespace = 'mking_analytics'::regnamespace
+                     AND (p.proname LIKE 'report%' OR p.proname IN ('generate_report', 'run_due_reports'))
+                     AND obj_description(p.oid, 'pg_proc') IS NULL"),
+            "none"
+        );
+        assert_eq!(
+            text(
+                "SELECT coalesce(string_agg(c.relname, ', '), 'none') FROM pg_class c
+                   WHERE c.relnamespace = 'mking_analytics'::regnamespace AND c.relkind = 'r'
+                     AND c.relname LIKE 'report%' AND obj_description(c.oid, 'pg_class') IS NULL"
+            ),
+            "none"
+        );
+        // Readers may not see the subscribers' emails; admins may.
+        assert_eq!(
+            text("SELECT has_table_privilege('mking_analytics_reader', 'mking_analytics.report_subscribers', 'SELECT')::text
+                      || ' ' || has_table_privilege('mking_analytics_admin', 'mking_analytics.report_subscribers', 'SELECT')::text
+                      || ' ' || has_function_privilege('mking_analytics_reader', 'mking_analytics.report_html(bigint)', 'EXECUTE')::text
+                      || ' ' || has_function_privilege('mking_analytics_reader', 'mking_analytics.generate_report(text, date, text)', 'EXECUTE')::text"),
+            "false true true false"
+        );
+    }
 }
