@@ -881,12 +881,15 @@ fn coverage(b: &mut Builder) -> (Coverage, Option<String>) {
            (SELECT coalesce(sum(new_users), 0) FROM mking_analytics.new_users($3, $4, '{p}', $1)))",
         p = ctx.bucket()
     );
-    let events = b
-        .run("coverage", &q)
-        .map(|v| nums(&v).iter().map(|x| x.unwrap_or(0.0)).sum::<f64>());
+    let events = b.run("coverage", &q).map(|v| {
+        nums(&v)
+            .iter()
+            .map(|x| x.unwrap_or(0.0) as i64)
+            .sum::<i64>()
+    });
     let so_far = if ctx.over { "" } else { " so far" };
     match events {
-        Some(n) if n == 0.0 => (
+        Some(0) => (
             Coverage::Empty,
             Some(format!(
                 "No events were recorded in this period{so_far}: no activity and no registrations. Figures are zero or empty; no changes or insights are computed."
