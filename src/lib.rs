@@ -24,7 +24,11 @@ pgrx::extension_sql_file!(
     name = "rollups",
     requires = ["schema"]
 );
-pgrx::extension_sql_file!("../sql/alerts.sql", name = "alerts", requires = ["schema"]);
+pgrx::extension_sql_file!(
+    "../sql/alerts.sql",
+    name = "alerts",
+    requires = ["schema"]
+);
 pgrx::extension_sql_file!(
     "../sql/reports.sql",
     name = "reports",

@@ -103,22 +103,11 @@ pub struct Series {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ChartData {
     /// Trends over time: x labels are period labels.
-    Line {
-        x_labels: Vec<String>,
-        series: Vec<Series>,
-    },
+    Line { x_labels: Vec<String>, series: Vec<Series> },
     /// Distributions: one bar group per category.
-    Bar {
-        categories: Vec<String>,
-        series: Vec<Series>,
-    },
+    Bar { categories: Vec<String>, series: Vec<Series> },
     /// A square matrix (e.g. correlations in [-1, 1]); NULL cells are undefined.
-    Heatmap {
-        labels: Vec<String>,
-        cells: Vec<Vec<Option<f64>>>,
-        min: f64,
-        max: f64,
-    },
+    Heatmap { labels: Vec<String>, cells: Vec<Vec<Option<f64>>>, min: f64, max: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
