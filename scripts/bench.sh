@@ -22,6 +22,7 @@
 #   BENCH_RAW=1             also time every extension query with mking_analytics.use_rollups = off
 #   BENCH_KEEP=1            leave the cluster running at the end (default: stop it)
 #   BENCH_ONLY=capture      only the change-capture measurements (bench/capture.sh; CAPTURE_* knobs there)
+#   BENCH_ONLY=reports      only the report generation timings (written to bench/results-<SCALE>-reports.txt)
 #   BENCH_CAPTURE=0         skip the change-capture measurements
 #   BENCH_PORT              port to start on (default: first free from 55600)
 #   PG_CONFIG               default /usr/bin/pg_config
@@ -71,6 +72,7 @@ SCALE="${1:-${SCALE:-1000000}}"
 [[ "$SCALE" =~ ^[0-9]+$ ]] && [ "$SCALE" -ge 1000 ] || die "SCALE must be a number of session rows >= 1000 (got '$SCALE')"
 DB="mking_bench_$SCALE"     # one database per scale, so 1M and 10M data can both be kept
 RESULTS="$REPO/bench/results-$SCALE.txt"
+[ "${BENCH_ONLY:-}" = reports ] && RESULTS="$REPO/bench/results-$SCALE-reports.txt"
 
 # ---- the extension -------------------------------------------------------------------------
 if [ ! -f "$LIBDIR/mking_analytics.so" ] || [ ! -f "$SHAREDIR/extension/mking_analytics.control" ]; then
@@ -440,7 +442,8 @@ say "floor: count(*) of user_behavior_logs"
 checked FL "SELECT count(*) FROM user_behavior_logs"; read -r FLOOR FLOOR_N <<<"$FL"
 printf '\nFloor: SELECT count(*) FROM user_behavior_logs: %s ms\n' "$(fmt_ms "$FLOOR" "$FLOOR_N")" | tee -a "$RESULTS.tmp"
 
-for days in 30 180; do
+PANEL_DAYS="30 180"; [ "${BENCH_ONLY:-}" = reports ] && PANEL_DAYS=""
+for days in $PANEL_DAYS; do
   F="${FROM_TS[$days]}"
   declare -A BASE=() EXT=() RAWX=()
   for p in "${PANELS[@]}"; do
@@ -484,14 +487,35 @@ for days in 30 180; do
 done
 
 F="${FROM_TS[180]}"
-say "retention matrix over 180 daily cohorts x offsets 0..30"
-checked r "$(baseline retention "$F" "$END_TS")"; read -r RB RBN <<<"$r"
-checked r "$(extension retention "$F" "$END_TS")"; read -r RE REN <<<"$r"
+if [ "${BENCH_ONLY:-}" != reports ]; then
+  say "retention matrix over 180 daily cohorts x offsets 0..30"
+  checked r "$(baseline retention "$F" "$END_TS")"; read -r RB RBN <<<"$r"
+  checked r "$(extension retention "$F" "$END_TS")"; read -r RE REN <<<"$r"
+fi
+# Reports: one generate_report() per kind for the data's last day, week (Monday weeks) and month,
+# plus the month before: a period with later events, which content_types/top_content read from the
+# raw tables (their rollups only answer ranges with no event after them). Every run regenerates
+# (upserts) the same row. Rendering is included.
+REP_RUNS=("daily 2026-06-30" "weekly 2026-06-22" "monthly 2026-06-01" "monthly 2026-05-01"); declare -A REP=()
+for kd in "${REP_RUNS[@]}"; do
+  read -r k d <<<"$kd"
+  say "report: generate_report('$k', '$d')"
+  checked r "SELECT mking_analytics.generate_report('$k', '$d', 'UTC')"; REP[$kd]="$r"
+done
+REP_ERRORS="$(q -c "SELECT coalesce(string_agg(report_type || ': ' || (data->'section_errors')::text, '; '), 'none') FROM mking_analytics.reports WHERE jsonb_array_length(data->'section_errors') > 0")"
 {
+  if [ "${BENCH_ONLY:-}" != reports ]; then
   printf '\nRetention matrix: retention(%s, %s, '"'"'day'"'"', 30): 180 daily signup cohorts x offsets 0..30\n\n' "$F" "$END_TS"
   printf '| %-30s | %18s | %18s | %13s | %10s |\n' query "baseline ms" "extension ms" "baseline/ext" "floor/ext"
   printf '| %-30s | %18s | %18s | %13s | %10s |\n' "---" "---:" "---:" "---:" "---:"
   printf '| %-30s | %18s | %18s | %13s | %10s |\n' "retention, 180 cohorts x 0..30" "$(fmt_ms "$RB" "$RBN")" "$(fmt_ms "$RE" "$REN")" "$(ratio "$RB" "$RE")" "$(ratio "$FLOOR" "$RE")"
+  fi
+  printf '\nReports: generate_report(kind, period, '"'"'UTC'"'"') (gather, judge, render, store, log); section errors: %s\n\n' "$REP_ERRORS"
+  printf '| %-30s | %18s |\n' report "ms" "---" "---:"
+  for kd in "${REP_RUNS[@]}"; do
+    read -r rm rn <<<"${REP[$kd]}"
+    printf '| %-30s | %18s |\n' "$kd" "$(fmt_ms "$rm" "$rn")"
+  done
   printf '\nBenchmark wall time: %ss (without data generation); load average at the end: %s\n' \
     "$(( $(date +%s) - T_RUN ))" "$(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee -a "$RESULTS.tmp"
@@ -505,7 +529,7 @@ fi   # BENCH_ONLY
 # pgbench inserts, with lag probes and a rollups-vs-raw check. About 3 minutes. Appended to the
 # results file; with BENCH_ONLY=capture written to bench/results-<SCALE>-capture.txt.
 # BENCH_CAPTURE=0 skips it.
-if [ "${BENCH_CAPTURE:-1}" = 1 ]; then
+if [ "${BENCH_CAPTURE:-1}" = 1 ] && [ "${BENCH_ONLY:-}" != reports ]; then
   if [ "$ROLLUPS" = 0 ]; then
     say "change capture: this build has no refresh_rollups(), skipped"
   else

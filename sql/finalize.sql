@@ -138,3 +138,19 @@ COMMENT ON FUNCTION evaluate_alerts() IS
     'Admins (and the pg_cron job via run_alert_loop): one evaluation round. Each active rule is computed in its own subtransaction (a failing rule is recorded in alert_rules.last_status/last_error and the others run); a firing records an alert_triggers row and NOTIFYs mking_analytics_alerts, re-notifies at most once per cooldown, and resolves with a notification when the condition clears; rules without data are skipped. Then the live metrics go out on mking_analytics_live. Returns one row per rule.';
 COMMENT ON FUNCTION live_metrics() IS
     'Live platform metrics now: users active in the last hour (all activity sources), posts published in the last hour, likes+comments+shares+follows in the last 5 minutes, and the error rate in percent (NULL without set_error_rate_source). For Grafana polling; evaluate_alerts() also pushes them on channel mking_analytics_live.';
+
+-- Reports (sql/reports.sql, src/api/reports.rs): readers read stored reports; admins generate
+-- them, change thresholds and schedule, and manage subscribers (emails are personal data, so
+-- readers cannot see report_subscribers).
+COMMENT ON FUNCTION report_period(text, date, text) IS
+    'The period a report covers: kind checked (daily, weekly, monthly; else SQLSTATE 22023), the first day of the day, week (mking_analytics.week_start) or month containing period_start, the day after its last, and the zone (NULL = session TimeZone).';
+COMMENT ON FUNCTION report_build(text, date, text) IS
+    'Internal (generate_report): gather, judge, render and upsert one report; returns its id. Call generate_report() instead, which logs the run.';
+REVOKE SELECT ON report_subscribers FROM mking_analytics_reader;
+GRANT SELECT, INSERT, DELETE ON report_subscribers TO mking_analytics_admin;
+GRANT INSERT, UPDATE ON reports, report_generation_logs TO mking_analytics_admin;
+GRANT INSERT, UPDATE, DELETE ON report_settings, report_schedule TO mking_analytics_admin;
+REVOKE EXECUTE ON FUNCTION generate_report(text, date, text), report_build(text, date, text), report_section(text, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+       run_due_reports(timestamptz), report_subscribe(text, text), report_unsubscribe(text, text) FROM mking_analytics_reader;
+GRANT EXECUTE ON FUNCTION generate_report(text, date, text), report_build(text, date, text), report_section(text, text, text, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz),
+      run_due_reports(timestamptz), report_subscribe(text, text), report_unsubscribe(text, text) TO mking_analytics_admin;

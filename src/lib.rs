@@ -41,6 +41,8 @@ pub extern "C-unwind" fn _PG_init() {
 mod pg_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests_alerts;
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests_reports;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod business;
 pub mod content;
+pub mod reports;
 pub mod social;
 pub mod users;
 pub mod usersets;

@@ -12,6 +12,7 @@ mod common;
 pub mod fixtures;
 pub mod format;
 mod html;
+pub mod insights;
 pub mod model;
 mod pdf;
 mod svg;
