@@ -432,7 +432,14 @@ fn alerts_survive_dump_and_restore() {
     let mut r = connect(restored);
     assert_eq!(scalar(&mut r, q), before);
     // The built-in rules come back once, from CREATE EXTENSION.
-    assert_eq!(scalar(&mut r, "SELECT count(*) FROM mking_analytics.alert_rules WHERE builtin").as_deref(), Some("3"));
+    assert_eq!(
+        scalar(
+            &mut r,
+            "SELECT count(*) FROM mking_analytics.alert_rules WHERE builtin"
+        )
+        .as_deref(),
+        Some("3")
+    );
     assert_eq!(
         scalar(
             &mut r,

@@ -293,7 +293,7 @@ fn listener_firing_and_resolution_reach_every_channel() {
     assert_eq!(json_get(&mut su, body, "trigger_id"), id.to_string());
     assert_eq!(json_get(&mut su, body, "rule_id"), rule_id.to_string());
     assert_eq!(json_get(&mut su, body, "rule_name"), "High error rate");
-    assert_eq!(json_get(&mut su, body, "value"), "7.5000");
+    assert_eq!(json_get(&mut su, body, "value"), "7.5");
     assert_eq!(json_get(&mut su, body, "threshold"), "5.0000");
     assert_eq!(json_get(&mut su, body, "operator"), ">");
     assert_eq!(json_get(&mut su, body, "status"), "firing");
@@ -467,17 +467,16 @@ fn listener_catch_up_after_downtime_and_two_never_double_send() {
     // Slow enough that the two listeners below overlap for the whole backlog.
     http.delay("/hook", Duration::from_millis(50));
     let smtp = SmtpSink::start();
-    let rule_id = rule(
-        &mut su,
-        "Low activity",
-        &format!(r#"{{"webhook": "{}"}}"#, http.url("/hook")),
-    );
+    // At most one open trigger per rule (the evaluator's invariant): one rule per trigger.
+    let channels = format!(r#"{{"webhook": "{}"}}"#, http.url("/hook"));
+    let next_rule = |su: &mut Client, i: usize| rule(su, &format!("Low activity {i}"), &channels);
 
     // Running, then stopped: nothing is listening while the triggers below are recorded.
     let first = Listener::serve(DB, &smtp);
     drop(first);
     let mut ids = Vec::new();
     for i in 0..20 {
+        let rule_id = next_rule(&mut su, i);
         ids.push(trigger(
             &mut su,
             rule_id,
@@ -486,10 +485,12 @@ fn listener_catch_up_after_downtime_and_two_never_double_send() {
         ));
     }
     // Left 'sending' by a listener that died mid-delivery: nobody holds it, so it is taken over.
+    let rule_id = next_rule(&mut su, 20);
     let orphan = trigger(&mut su, rule_id, "99", "orphan");
     exec(&mut su, &format!("UPDATE mking_analytics.alert_triggers SET notification_status = 'sending' WHERE id = {orphan}"));
     ids.push(orphan);
     // Fired and resolved while down: the resolution must come after the firing.
+    let rule_id = next_rule(&mut su, 21);
     let both = trigger(&mut su, rule_id, "3", "fired and resolved");
     exec(&mut su, &format!("UPDATE mking_analytics.alert_triggers SET resolved_at = now(), resolve_notification_status = 'pending' WHERE id = {both}"));
     ids.push(both);
