@@ -409,3 +409,38 @@ pub fn cron_jobs_use_test_socket(client: &mut Client) {
         );
     }
 }
+
+/// pg_cron's database in the test cluster (`cron.database_name` of scripts/integration-test.sh).
+pub const CRON_DB: &str = "mking_it";
+
+/// A superuser connection to pg_cron's database, created if missing, with pg_cron and the
+/// platform's (empty) tables, and neither the extension nor any job of ours.
+pub fn cron_database() -> Client {
+    let mut admin = connect("postgres");
+    if scalar(
+        &mut admin,
+        &format!("SELECT count(*) FROM pg_database WHERE datname = '{CRON_DB}'"),
+    )
+    .as_deref()
+        != Some("1")
+    {
+        exec(&mut admin, &format!("CREATE DATABASE {CRON_DB}"));
+    }
+    let mut c = connect(CRON_DB);
+    exec(&mut c, "CREATE EXTENSION IF NOT EXISTS pg_cron");
+    reset_cron_database(&mut c);
+    exec(&mut c, PLATFORM_SQL);
+    c
+}
+
+/// Removes our jobs, the extension and the platform's tables from pg_cron's database, so the
+/// next test there starts clean.
+pub fn reset_cron_database(client: &mut Client) {
+    exec(
+        client,
+        "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'mking\\_analytics\\_%';
+         DROP EXTENSION IF EXISTS mking_analytics CASCADE;
+         DROP TABLE IF EXISTS public.users, public.posts, public.likes, public.comments, public.shares,
+                              public.follows, public.user_behavior_logs CASCADE;",
+    );
+}

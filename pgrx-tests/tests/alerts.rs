@@ -7,7 +7,8 @@
 //! promise (at most 10 s), which is a correctness bound, not a benchmark.
 
 use mking_analytics_integration::{
-    connect, cron_jobs_use_test_socket, exec, fresh_db, install_extension, scalar, PLATFORM_SQL,
+    connect, cron_database, cron_jobs_use_test_socket, exec, fresh_db, install_extension,
+    reset_cron_database, scalar, CRON_DB, PLATFORM_SQL,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
@@ -15,7 +16,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(10);
-const CRON_DB: &str = "mking_it"; // cron.database_name of scripts/integration-test.sh
 
 fn listener(db: &str) -> Client {
     let mut l = connect(db);
@@ -311,24 +311,7 @@ fn alerts_payload_fits_notify_limit() {
 /// across the minute boundary where one loop ends and the next begins.
 #[test]
 fn alerts_cron_latency_slow() {
-    let mut admin = connect("postgres");
-    if scalar(
-        &mut admin,
-        &format!("SELECT count(*) FROM pg_database WHERE datname = '{CRON_DB}'"),
-    )
-    .as_deref()
-        != Some("1")
-    {
-        exec(&mut admin, &format!("CREATE DATABASE {CRON_DB}"));
-    }
-    let mut c = connect(CRON_DB);
-    let cleanup = "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'mking\\_analytics\\_%';
-                   DROP EXTENSION IF EXISTS mking_analytics CASCADE;
-                   DROP TABLE IF EXISTS public.users, public.posts, public.likes, public.comments, public.shares,
-                                        public.follows, public.user_behavior_logs CASCADE;";
-    exec(&mut c, "CREATE EXTENSION IF NOT EXISTS pg_cron");
-    exec(&mut c, cleanup);
-    exec(&mut c, PLATFORM_SQL);
+    let mut c = cron_database();
     install_extension(&mut c);
     exec(
         &mut c,
@@ -365,7 +348,7 @@ fn alerts_cron_latency_slow() {
         &mut c,
         "SELECT string_agg(DISTINCT status, ',') FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname = 'mking_analytics_alerts'",
     );
-    exec(&mut c, cleanup);
+    reset_cron_database(&mut c);
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }

@@ -3,13 +3,12 @@
 //! report job is registered with pg_cron by `schedule()`, and readers read but do not generate.
 
 use mking_analytics_integration::{
-    connect, connect_as, err_text, exec, install_extension, scalar, sqlstate, PLATFORM_SQL,
+    connect, connect_as, cron_database, err_text, exec, install_extension, reset_cron_database,
+    scalar, sqlstate, CRON_DB,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 use std::time::Duration;
-
-const CRON_DB: &str = "mking_it"; // cron.database_name of scripts/integration-test.sh
 
 const DATA: &str = "
     INSERT INTO users VALUES (1, 'ann', '2024-03-01 08:00'), (2, 'bob', '2024-03-12 09:00');
@@ -19,33 +18,14 @@ const DATA: &str = "
 
 /// pg_cron's database with the platform's tables, a few events, both extensions and no job of ours.
 fn cron_db() -> Client {
-    let mut admin = connect("postgres");
-    if scalar(
-        &mut admin,
-        &format!("SELECT count(*) FROM pg_database WHERE datname = '{CRON_DB}'"),
-    )
-    .as_deref()
-        != Some("1")
-    {
-        exec(&mut admin, &format!("CREATE DATABASE {CRON_DB}"));
-    }
-    let mut c = connect(CRON_DB);
-    exec(&mut c, "CREATE EXTENSION IF NOT EXISTS pg_cron");
-    cleanup(&mut c);
-    exec(&mut c, PLATFORM_SQL);
+    let mut c = cron_database();
     exec(&mut c, DATA);
     install_extension(&mut c);
     c
 }
 
 fn cleanup(c: &mut Client) {
-    exec(
-        c,
-        "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'mking\\_analytics\\_%';
-         DROP EXTENSION IF EXISTS mking_analytics CASCADE;
-         DROP TABLE IF EXISTS public.users, public.posts, public.likes, public.comments, public.shares,
-                              public.follows, public.user_behavior_logs CASCADE;",
-    );
+    reset_cron_database(c);
 }
 
 /// The next notification within `wait`, as (channel, payload).

@@ -7,8 +7,9 @@
 //! rollups really exist (and, by a negative control, that the `on` answers really read them).
 
 use mking_analytics_integration::{
-    connect, cron_jobs_use_test_socket, data, err_text, exec, fresh_db, install_extension,
-    norm_row, scalar, sqlstate, text_rows, PLATFORM_SQL,
+    connect, cron_database, cron_jobs_use_test_socket, data, err_text, exec, fresh_db,
+    install_extension, norm_row, reset_cron_database, scalar, sqlstate, text_rows, CRON_DB,
+    PLATFORM_SQL,
 };
 use postgres::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,6 @@ use std::time::{Duration, Instant};
 
 const ZONES: [&str; 3] = ["UTC", "America/New_York", "Europe/Berlin"];
 const INSTALLED: &str = "change capture installed; rollups are built by the next refresh";
-const CRON_DB: &str = "mking_it"; // cron.database_name of scripts/integration-test.sh
 const JOB: &str = "mking_analytics_refresh_rollups";
 
 fn rows(c: &mut Client, sql: &str) -> Vec<String> {
@@ -790,24 +790,7 @@ fn rollups_continuous_inserts() {
 /// pg_cron's database with the platform's tables, a small data set and both extensions, and no
 /// job of ours.
 fn cron_db() -> Client {
-    let mut admin = connect("postgres");
-    if scalar(
-        &mut admin,
-        &format!("SELECT count(*) FROM pg_database WHERE datname = '{CRON_DB}'"),
-    )
-    .as_deref()
-        != Some("1")
-    {
-        exec(&mut admin, &format!("CREATE DATABASE {CRON_DB}"));
-    }
-    let mut c = connect(CRON_DB);
-    exec(&mut c, "CREATE EXTENSION IF NOT EXISTS pg_cron");
-    exec(
-        &mut c,
-        &format!("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'mking\\_analytics\\_%'"),
-    );
-    cron_cleanup(&mut c);
-    exec(&mut c, PLATFORM_SQL);
+    let mut c = cron_database();
     let (sql, _) = data::dataset_sql(16);
     exec(&mut c, &sql);
     install_extension(&mut c);
@@ -815,13 +798,7 @@ fn cron_db() -> Client {
 }
 
 fn cron_cleanup(c: &mut Client) {
-    exec(
-        c,
-        "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'mking\\_analytics\\_%';
-         DROP EXTENSION IF EXISTS mking_analytics CASCADE;
-         DROP TABLE IF EXISTS public.users, public.posts, public.likes, public.comments, public.shares,
-                              public.follows, public.user_behavior_logs CASCADE;",
-    );
+    reset_cron_database(c);
 }
 
 fn our_jobs(c: &mut Client) -> Vec<String> {
