@@ -6,6 +6,8 @@
 #                           extension, print examples/demo/summary.sql (`make demo`)
 #   scripts/demo.sh stop    stop the cluster (`make demo-stop`)
 #   scripts/demo.sh psql    psql on the demo database (extra arguments are passed on)
+#   scripts/demo.sh reports [dir]  write the demo's daily, weekly and monthly reports as HTML and
+#                           PDF to dir (default .demo/reports/)
 #   scripts/demo.sh reset   stop and delete .demo/ (the next start loads everything afresh)
 #
 # Environment: DEMO_PORT (default 5499), PG_CONFIG (default /usr/bin/pg_config).
@@ -148,6 +150,12 @@ cmd_start() {
     die "scheduling or building the rollups failed (see the error above and $LOGFILE)"
   step_end
 
+  # The reports of the last complete day, week and month of the data (periods derived from it).
+  step_begin "generate the daily, weekly and monthly reports"
+  psql_demo "$DB" -f "$EXAMPLES/reports.sql" ||
+    die "generating the reports failed (see the error above and $LOGFILE)"
+  step_end
+
   step_begin "summary (examples/demo/summary.sql)"
   psql_demo "$DB" -f "$EXAMPLES/summary.sql" || die "examples/demo/summary.sql failed"
   step_end
@@ -175,6 +183,21 @@ cmd_psql() {
   exec "$BINDIR/psql" -X -h "$SOCKDIR" -p "$(current_port)" -U postgres -d "$DB" "$@"
 }
 
+# Writes the HTML and PDF of the newest UTC report of each kind (examples/demo/reports.sql made
+# them) to DIR as daily.html, daily.pdf, weekly.*, monthly.*.
+cmd_reports() {
+  local dir="${1:-$DEMO_DIR/reports}" kind id
+  running || die "the demo cluster is not running: make demo (or scripts/demo.sh start)"
+  mkdir -p "$dir"
+  for kind in daily weekly monthly; do
+    id="$(psql_demo "$DB" -tAc "SELECT max(id) FROM mking_analytics.reports WHERE report_type = '$kind' AND tz = 'UTC'")"
+    [ -n "$id" ] || die "no $kind report in the demo database: run scripts/demo.sh start"
+    psql_demo "$DB" -tAc "SELECT mking_analytics.report_html($id)" >"$dir/$kind.html"
+    psql_demo "$DB" -tAc "SELECT encode(mking_analytics.report_pdf($id), 'base64')" | base64 -d >"$dir/$kind.pdf"
+    say "$kind report $id: $dir/$kind.html ($(wc -c <"$dir/$kind.html") bytes), $dir/$kind.pdf ($(wc -c <"$dir/$kind.pdf") bytes)"
+  done
+}
+
 cmd_reset() {
   cmd_stop
   rm -rf "$DEMO_DIR"
@@ -185,6 +208,7 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   psql) shift; cmd_psql "$@" ;;
+  reports) shift; cmd_reports "$@" ;;
   reset) cmd_reset ;;
-  *) echo "usage: $0 start|stop|psql [psql args]|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|psql [psql args]|reports [dir]|reset" >&2; exit 2 ;;
 esac

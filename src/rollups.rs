@@ -1167,19 +1167,26 @@ fn refresh_posts(sources: &Sources, affected: Option<&[i64]>, until: Tstz) {
     }
 }
 
-/// The watermark of `source` when its rollups answer a read up to `to` exactly: no hour before
-/// the watermark changed since the refresh, and either `to` is at or after the watermark or no
-/// event of the source lies in `[to, watermark)`.
-fn current_watermark(source: &Source, to: Tstz) -> Option<Tstz> {
+/// The watermark of `source` when its rollups are current: rollups on, built for the source's
+/// present definition, and no hour before the watermark changed since the refresh (so totals
+/// through it equal the raw tables' counts of events before it).
+fn current_through(source: &Source) -> Option<Tstz> {
     if !gucs::USE_ROLLUPS.get() {
         return None;
     }
-    let through = optional_tstz(
+    optional_tstz(
         "SELECT st.through FROM mking_analytics.rollup_state st JOIN mking_analytics.sources s USING (source_name)
           WHERE st.source_name = $1 AND st.signature = mking_analytics.rollup_signature(s, $2) AND st.through IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM mking_analytics.rollup_changes c WHERE c.source_name = $1 AND c.hour < st.through)",
         &[DatumWithOid::from(source.name.clone()), DatumWithOid::from(gucs::source_timezone())],
-    )?;
+    )
+}
+
+/// The watermark of `source` when its rollups answer a read up to `to` exactly: no hour before
+/// the watermark changed since the refresh, and either `to` is at or after the watermark or no
+/// event of the source lies in `[to, watermark)`.
+fn current_watermark(source: &Source, to: Tstz) -> Option<Tstz> {
+    let through = current_through(source)?;
     if micros(to) < micros(through) {
         let later = spi(
             Spi::get_one_with_args::<bool>(
@@ -1207,15 +1214,17 @@ pub fn watermark_sql(source: &Source) -> String {
     )
 }
 
-/// The post-level rollup answers reads up to `to` when the post source and the like, comment
-/// and share sources are all current with one common watermark. Returns SQL for it.
-pub fn posts_watermark_sql(sources: &Sources, to: Tstz) -> Option<(String, [Source; 3])> {
+/// The post-level rollup answers reads up to any `to` when the post source and the like,
+/// comment and share sources are all current with one common watermark: counts before `to` are
+/// the rollup's counts through the watermark plus the events in `[watermark, to)`, or minus
+/// those in `[to, watermark)` (see `signed_since_sql`). Returns SQL for the watermark.
+pub fn posts_watermark_sql(sources: &Sources) -> Option<(String, [Source; 3])> {
     let post = sources.get("post")?;
-    let w = current_watermark(&post, to)?;
+    let w = current_through(&post)?;
     let mut parts = Vec::new();
     for name in ["like", "comment", "share"] {
         let s = sources.get(name)?;
-        if current_watermark(&s, to).map(micros) != Some(micros(w)) {
+        if current_through(&s).map(micros) != Some(micros(w)) {
             return None;
         }
         parts.push(s);
@@ -1231,4 +1240,25 @@ pub fn totals_watermark_sql(source: &Source, to: Tstz) -> Option<String> {
         return None;
     }
     current_watermark(source, to).map(|_| watermark_sql(source))
+}
+
+/// SQL for the watermark of `source`'s per-target totals when they are current (see
+/// `current_through`), for reads up to any `to` through `signed_since_sql`.
+pub fn totals_through_sql(source: &Source) -> Option<String> {
+    if !TOTALS_SOURCES.contains(&source.name.as_str()) {
+        return None;
+    }
+    current_through(source).map(|_| watermark_sql(source))
+}
+
+/// Converts counts through the watermark `mark` into counts before `to`, exactly: the
+/// deduplication key (user, target, time) holds the time, so the keys before `to` are the keys
+/// before the watermark plus those in `[mark, to)` when `to` is later, or minus those in
+/// `[to, mark)` when it is earlier. Returns (filter on `alias` for the events between the two,
+/// the sign their count takes: 1 or -1).
+pub fn signed_since_sql(source: &Source, alias: &str, mark: &str, to: &str) -> (String, String) {
+    (
+        source.time_filter(alias, &format!("least({to}, {mark})"), &format!("greatest({to}, {mark})")),
+        format!("(CASE WHEN {to} >= {mark} THEN 1 ELSE -1 END)"),
+    )
 }

@@ -92,11 +92,7 @@ fn parse_counts(counts: Option<&str>) -> Counts {
 
 /// SQL yielding one row per post published in `[$3, $4)`: post_id, author_id, title,
 /// content_type, created_at, likes, comments, shares (interactions before `$4`).
-fn post_engagement_sql(
-    sources: &Sources,
-    counts: Counts,
-    to: TimestampWithTimeZone,
-) -> Option<String> {
+fn post_engagement_sql(sources: &Sources, counts: Counts) -> Option<String> {
     let post = sources.get("post")?;
     let Some(id) = post.target.clone() else {
         raise(
@@ -110,7 +106,7 @@ fn post_engagement_sql(
             .map_or(format!("NULL::{ty}"), |c| format!("e.{c}::{ty}"))
     };
     if counts == Counts::Events {
-        if let Some(fast) = posts_rollup_sql(sources, &post, &id, to) {
+        if let Some(fast) = posts_rollup_sql(sources, &post, &id) {
             return Some(fast);
         }
     }
@@ -140,26 +136,30 @@ fn post_engagement_sql(
         match (counts, sources.get(name)) {
             (Counts::Counters, _) => format!("SELECT post_id, c_{name} AS n FROM p"),
             (Counts::Events, Some(s)) if s.target.is_some() => {
-                let raw = |filter: String| {
+                let raw = |filter: String, sign: &str| {
                     format!(
-                        "SELECT d.g::bigint AS post_id, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} p2 JOIN p ON p.post_id = p2.{t}
+                        "SELECT d.g::bigint AS post_id, count(*) * {sign} AS n FROM (SELECT DISTINCT {key} FROM {rel} p2 JOIN p ON p.post_id = p2.{t}
                            WHERE {filter}) d GROUP BY 1",
                         key = s.dedup_select("p2"),
                         rel = s.rel,
                         t = s.target.as_deref().unwrap_or_default(),
                     )
                 };
-                match crate::rollups::totals_watermark_sql(&s, to) {
-                    // Totals before the watermark, plus the raw rows since.
-                    Some(mark) => format!(
-                        "SELECT post_id, sum(n)::bigint AS n FROM (
-                            SELECT t.target AS post_id, t.events AS n FROM mking_analytics.rollup_target_totals t
-                              JOIN p ON p.post_id = t.target WHERE t.source_name = {name}
-                            UNION ALL {tail}) x GROUP BY post_id",
-                        name = pgrx::spi::quote_literal(&s.name),
-                        tail = raw(s.time_filter("p2", &mark, "$4")),
-                    ),
-                    None => raw(s.time_before("p2", "$4")),
+                match crate::rollups::totals_through_sql(&s) {
+                    // Totals before the watermark, plus the raw rows since it up to `to`, or
+                    // minus those from `to` up to it.
+                    Some(mark) => {
+                        let (between, sign) = crate::rollups::signed_since_sql(&s, "p2", &mark, "$4");
+                        format!(
+                            "SELECT post_id, sum(n)::bigint AS n FROM (
+                                SELECT t.target AS post_id, t.events AS n FROM mking_analytics.rollup_target_totals t
+                                  JOIN p ON p.post_id = t.target WHERE t.source_name = {name}
+                                UNION ALL {tail}) x GROUP BY post_id",
+                            name = pgrx::spi::quote_literal(&s.name),
+                            tail = raw(between, &sign),
+                        )
+                    }
+                    None => raw(s.time_before("p2", "$4"), "1"),
                 }
             }
             _ => "SELECT NULL::bigint AS post_id, 0::bigint AS n WHERE false".to_string(),
@@ -179,23 +179,20 @@ fn post_engagement_sql(
 
 /// The post-level rollup's version of `post_engagement_sql`: posts published before the
 /// watermark from `rollup_posts`, later ones from the raw table, plus the likes, comments and
-/// shares since the watermark. Titles are left NULL (looked up for the rows shown only).
-fn posts_rollup_sql(
-    sources: &Sources,
-    post: &crate::sources::Source,
-    id: &str,
-    to: TimestampWithTimeZone,
-) -> Option<String> {
-    let (mark, parts) = crate::rollups::posts_watermark_sql(sources, to)?;
+/// shares since the watermark (or minus those from `to` up to the watermark when `to` is
+/// earlier: a past period's report). Titles are left NULL (looked up for the rows shown only).
+fn posts_rollup_sql(sources: &Sources, post: &crate::sources::Source, id: &str) -> Option<String> {
+    let (mark, parts) = crate::rollups::posts_watermark_sql(sources)?;
     let ctype = post
         .column("content_type")
         .map_or("NULL::text".to_string(), |c| format!("e.{c}::text"));
     let since = |s: &crate::sources::Source| {
+        let (between, sign) =
+            crate::rollups::signed_since_sql(s, "e", &crate::rollups::watermark_sql(s), "$4");
         format!(
-            "SELECT d.g::bigint AS post_id, count(*) AS n FROM (SELECT DISTINCT {key} FROM {rel} e WHERE {filter}) d GROUP BY 1",
+            "SELECT d.g::bigint AS post_id, count(*) * {sign} AS n FROM (SELECT DISTINCT {key} FROM {rel} e WHERE {between}) d GROUP BY 1",
             key = s.dedup_select("e"),
             rel = s.rel,
-            filter = s.time_filter("e", &crate::rollups::watermark_sql(s), "$4"),
         )
     };
     Some(format!(
@@ -289,7 +286,7 @@ pub fn top_content(
     let counts = parse_counts(counts);
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
-    let Some(base) = post_engagement_sql(&sources, counts, call.to) else {
+    let Some(base) = post_engagement_sql(&sources, counts) else {
         return TableIterator::empty();
     };
     let (author, join) = username_join(&sources, "e.author_id");
@@ -374,7 +371,7 @@ pub fn content_types(
     let counts = parse_counts(counts);
     let call = prepare(from_ts, to_ts, tz);
     let sources = Sources::load();
-    let Some(base) = post_engagement_sql(&sources, counts, call.to) else {
+    let Some(base) = post_engagement_sql(&sources, counts) else {
         return TableIterator::empty();
     };
     let sql = format!(
