@@ -27,7 +27,8 @@ const GRANTS: &str = "GRANT mking_analytics_reader TO it_listener;
 GRANT UPDATE (notification_status, resolve_notification_status, delivery_attempts, last_delivery_error, delivered_at)
     ON mking_analytics.alert_triggers TO it_listener;
 GRANT UPDATE (delivery_status, delivery_attempts, last_delivery_error, delivered_at)
-    ON mking_analytics.reports TO it_listener;";
+    ON mking_analytics.reports TO it_listener;
+GRANT SELECT ON mking_analytics.report_subscribers TO it_listener;";
 
 /// A tiny but well-formed PDF and its base64 text as a MIME part carries it.
 const PDF_HEX: &str =
@@ -639,7 +640,7 @@ fn listener_refuses_to_start_without_privileges_or_configuration() {
     let (status, log) = Listener::start(DB, "it_listener_reader", &smtp, &["--once"]).wait();
     assert_eq!(status.code(), Some(2), "{log:?}");
     assert!(
-        log.iter().any(|l| l.contains("role it_listener_reader lacks privileges the listener needs: UPDATE (notification_status) ON mking_analytics.alert_triggers")),
+        log.iter().any(|l| l.contains("role it_listener_reader lacks privileges the listener needs: SELECT ON mking_analytics.report_subscribers, UPDATE (notification_status) ON mking_analytics.alert_triggers")),
         "{log:?}"
     );
 
