@@ -1258,7 +1258,11 @@ pub fn totals_through_sql(source: &Source) -> Option<String> {
 /// the sign their count takes: 1 or -1).
 pub fn signed_since_sql(source: &Source, alias: &str, mark: &str, to: &str) -> (String, String) {
     (
-        source.time_filter(alias, &format!("least({to}, {mark})"), &format!("greatest({to}, {mark})")),
+        source.time_filter(
+            alias,
+            &format!("least({to}, {mark})"),
+            &format!("greatest({to}, {mark})"),
+        ),
         format!("(CASE WHEN {to} >= {mark} THEN 1 ELSE -1 END)"),
     )
 }

@@ -112,13 +112,5 @@ SELECT r.id,
        r.generation_time                                    AS seconds
 FROM mking_analytics.reports AS r
 ORDER BY r.period_end - r.period_start, r.period_start, r.id;
-\pset tuples_only on
-SELECT format('  scripts/demo.sh psql -Atc "select mking_analytics.report_html(%s)" > %s.html', r.id, r.report_type)
-       || E'\n' ||
-       format('  scripts/demo.sh psql -Atc "select encode(mking_analytics.report_pdf(%s), ''base64'')" | base64 -d > %s.pdf',
-              r.id, r.report_type)
-FROM mking_analytics.reports AS r
-WHERE r.id = (SELECT max(id) FROM mking_analytics.reports AS l WHERE l.report_type = 'monthly' AND l.tz = 'UTC');
-\pset tuples_only off
 \echo
 \echo 'Content: beer.stackexchange.com, CC BY-SA; authors and links in examples/demo/ATTRIBUTION.md.'

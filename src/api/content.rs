@@ -149,7 +149,8 @@ fn post_engagement_sql(sources: &Sources, counts: Counts) -> Option<String> {
                     // Totals before the watermark, plus the raw rows since it up to `to`, or
                     // minus those from `to` up to it.
                     Some(mark) => {
-                        let (between, sign) = crate::rollups::signed_since_sql(&s, "p2", &mark, "$4");
+                        let (between, sign) =
+                            crate::rollups::signed_since_sql(&s, "p2", &mark, "$4");
                         format!(
                             "SELECT post_id, sum(n)::bigint AS n FROM (
                                 SELECT t.target AS post_id, t.events AS n FROM mking_analytics.rollup_target_totals t

@@ -696,8 +696,17 @@ fn xy_chart(
     // x labels: truncated to what the chart can give one label, then thinned.
     // Every bar category keeps a label (cut to its group's width) unless groups are too narrow
     // even for a few letters; line labels are thinned instead, as the axis reads like a ruler.
+    // Many short bar labels (24 hours: "00:00" …) are thinned like a ruler too: "00:…" under
+    // every bar says less than a whole label under every other or third bar.
+    let full_widest = labels
+        .iter()
+        .map(|l| text_width(l, label_size, Weight::Regular))
+        .fold(0.0, f64::max);
     let (max_label, label_gap) = match kind {
         XyKind::Line => ((plot_w / 3.0).max(font * 3.0), font * 0.8),
+        XyKind::Bar if n >= 8 && full_widest + font * 0.8 <= spacing * 4.0 => {
+            (full_widest, font * 0.8)
+        }
         XyKind::Bar => ((spacing - font * 0.5).max(font * 2.5), font * 0.3),
     };
     let shown_labels: Vec<String> = labels
@@ -742,8 +751,14 @@ fn xy_chart(
     match kind {
         XyKind::Line => {
             let marker = n <= 40;
+            let count = series.len();
             for (s, (_, values)) in series.iter().enumerate() {
                 let color = PALETTE[s % PALETTE.len()];
+                // Earlier series are drawn wider, so where two series coincide (active users =
+                // sessions in a quiet hour) the one underneath still shows as an outline.
+                let under = (count - 1 - s).min(2) as f64;
+                let stroke = 2.2 + 1.8 * under;
+                let dot = 2.4 + 0.9 * under;
                 let mut run: Vec<(f64, f64)> = Vec::new();
                 let flush = |run: &mut Vec<(f64, f64)>, shapes: &mut Vec<Shape>| {
                     match run.len() {
@@ -758,7 +773,7 @@ fn xy_chart(
                         _ => shapes.push(Shape::Polyline {
                             points: std::mem::take(run),
                             color,
-                            width: 2.2,
+                            width: stroke,
                         }),
                     }
                     run.clear();
@@ -776,7 +791,7 @@ fn xy_chart(
                             shapes.push(Shape::Circle {
                                 cx: x_of(i),
                                 cy: y_of_series(s, *v),
-                                r: 2.4,
+                                r: dot,
                                 fill: color,
                             });
                         }
@@ -1198,6 +1213,33 @@ mod tests {
         assert!(labels
             .iter()
             .any(|l| l.starts_with("Live") && l.ends_with('…')));
+    }
+
+    #[test]
+    fn hourly_bars_show_whole_labels_thinned_not_cut() {
+        let hours: Vec<String> = (0..24).map(|h| format!("{h:02}:00")).collect();
+        let chart = Chart {
+            key: "posts_by_hour".into(),
+            title: "Posts published by hour".into(),
+            x_title: "Hour (UTC)".into(),
+            y_title: "Posts".into(),
+            unit: Unit::Count,
+            data: ChartData::Bar {
+                categories: hours,
+                series: vec![Series {
+                    name: "Posts".into(),
+                    values: (0..24).map(|h| Some(h as f64)).collect(),
+                }],
+            },
+            note: None,
+        };
+        let scene = layout_chart(&chart, WIDE);
+        let labels = texts(&scene);
+        assert!(!labels.iter().any(|l| l.ends_with('…')), "{labels:?}");
+        assert!(
+            labels.contains(&"00:00") && labels.contains(&"12:00"),
+            "{labels:?}"
+        );
     }
 
     #[test]

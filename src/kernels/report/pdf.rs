@@ -385,6 +385,12 @@ fn note_box(heading: &str, text: &str, edge: Color, fill: Color) -> Block {
         40,
     );
     let height = y + 7.0;
+    callout(height, fill, edge, inner)
+}
+
+/// A full-width tinted panel with a coloured left edge around `inner` (notes, insights,
+/// recommendations).
+fn callout(height: f64, fill: Color, edge: Color, inner: Vec<Shape>) -> Block {
     let mut shapes = vec![
         Shape::Rect {
             x: 0.0,
@@ -801,29 +807,64 @@ fn row_block_clone(b: &Block) -> Block {
     }
 }
 
-/// Column widths filling the content width, in proportion to each column's widest text (capped,
-/// so one long title does not squeeze every other column).
+/// Column widths filling the content width. Each column gets at least its longest word (so
+/// "Likes" or "question" is never broken mid-word) and shares the rest in proportion to how much
+/// more its widest text needs (capped, so one long title does not squeeze every other column).
 fn column_widths(table: &Table, columns: usize) -> Vec<f64> {
-    let natural: Vec<f64> = (0..columns)
-        .map(|c| {
-            let header = table
-                .columns
-                .get(c)
-                .map_or(0.0, |h| pdf_text_width(h, CELL_FONT, Weight::Bold));
-            let widest = table
+    let cells = |c: usize| {
+        let header = table.columns.get(c).map(|h| (h.as_str(), Weight::Bold));
+        header.into_iter().chain(
+            table
                 .rows
                 .iter()
                 .take(500)
-                .filter_map(|r| r.get(c))
-                .map(|v| pdf_text_width(v, CELL_FONT, Weight::Regular))
-                .fold(header, f64::max);
-            (widest + 2.0 * CELL_PAD).clamp(28.0, 220.0)
-        })
+                .filter_map(move |r| r.get(c))
+                .map(|v| (v.as_str(), Weight::Regular)),
+        )
+    };
+    let widest = |c: usize, words: bool| {
+        cells(c)
+            .flat_map(|(text, weight)| {
+                let parts: Vec<&str> = if words {
+                    text.split_whitespace().collect()
+                } else {
+                    vec![text]
+                };
+                parts
+                    .into_iter()
+                    .map(move |p| pdf_text_width(p, CELL_FONT, weight))
+            })
+            .fold(0.0, f64::max)
+    };
+    let minimum: Vec<f64> = (0..columns)
+        .map(|c| (widest(c, true) + 2.0 * CELL_PAD).clamp(28.0, 120.0))
         .collect();
-    let total: f64 = natural.iter().sum();
-    natural
+    let natural: Vec<f64> = (0..columns)
+        .map(|c| (widest(c, false) + 2.0 * CELL_PAD).clamp(28.0, 220.0))
+        .zip(&minimum)
+        .map(|(n, m)| n.max(*m))
+        .collect();
+    let min_total: f64 = minimum.iter().sum();
+    let natural_total: f64 = natural.iter().sum();
+    if natural_total <= CONTENT_WIDTH || min_total >= CONTENT_WIDTH {
+        // Everything fits (spread the slack), or not even the words do (shrink evenly).
+        let base = if natural_total <= CONTENT_WIDTH {
+            &natural
+        } else {
+            &minimum
+        };
+        let total: f64 = base.iter().sum();
+        return base
+            .iter()
+            .map(|w| w * CONTENT_WIDTH / total.max(1.0))
+            .collect();
+    }
+    let spare = CONTENT_WIDTH - min_total;
+    let wanted = natural_total - min_total;
+    minimum
         .iter()
-        .map(|w| w * CONTENT_WIDTH / total.max(1.0))
+        .zip(&natural)
+        .map(|(m, n)| m + (n - m) * spare / wanted.max(1e-9))
         .collect()
 }
 
@@ -938,26 +979,7 @@ fn item_block(
         );
     }
     let height = y + 6.0;
-    let mut shapes = vec![
-        Shape::Rect {
-            x: 0.0,
-            y: 0.0,
-            w: CONTENT_WIDTH,
-            h: height,
-            fill,
-            stroke: None,
-        },
-        Shape::Rect {
-            x: 0.0,
-            y: 0.0,
-            w: 4.0,
-            h: height,
-            fill: edge,
-            stroke: None,
-        },
-    ];
-    shapes.extend(inner);
-    Block { height, shapes }
+    callout(height, fill, edge, inner)
 }
 
 fn insights(flow: &mut Flow, report: &Report) {
@@ -1411,6 +1433,64 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn table_columns_never_break_a_word() {
+        let title = "Answer: Can I drink Dogfish Head Sixty One four years after the expiry date?";
+        let table = Table {
+            key: "top_content".into(),
+            title: "Top posts".into(),
+            columns: [
+                "Title",
+                "Author",
+                "Type",
+                "Likes",
+                "Comments",
+                "Shares",
+                "Engagement score",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: vec![
+                [
+                    "question",
+                    "Attbier is not Old Beer",
+                    "question",
+                    "0",
+                    "7",
+                    "1",
+                    "17.0"
+                ]
+                .map(String::from)
+                .to_vec();
+                3
+            ]
+            .into_iter()
+            .chain([[title, "x", "answer", "0", "0", "0", "0.0"]
+                .map(String::from)
+                .to_vec()])
+            .collect(),
+        };
+        let widths = column_widths(&table, 7);
+        assert!((widths.iter().sum::<f64>() - CONTENT_WIDTH).abs() < 1e-6);
+        for (c, header) in table.columns.iter().enumerate() {
+            let headers = header.split_whitespace().map(|w| (w, Weight::Bold));
+            let cells = (c == 2).then_some(("question", Weight::Regular));
+            for (word, weight) in headers.chain(cells) {
+                let need = pdf_text_width(word, CELL_FONT, weight) + 2.0 * CELL_PAD;
+                assert!(
+                    widths[c] >= need - 1e-6,
+                    "column {header}: {} < {need} for {word}",
+                    widths[c]
+                );
+            }
+        }
+        // The title column still gets the most room.
+        assert!(
+            widths[0] > widths[1] && widths[0] > widths[3] * 2.0,
+            "{widths:?}"
+        );
     }
 
     #[test]
