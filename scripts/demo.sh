@@ -7,7 +7,8 @@
 #   scripts/demo.sh stop    stop the cluster (`make demo-stop`)
 #   scripts/demo.sh psql    psql on the demo database (extra arguments are passed on)
 #   scripts/demo.sh reports [dir]  write the demo's daily, weekly and monthly reports as HTML and
-#                           PDF to dir (default .demo/reports/)
+#                           PDF to dir (default .demo/reports/), and PNG pictures of both when
+#                           chromium and pdftoppm are installed
 #   scripts/demo.sh reset   stop and delete .demo/ (the next start loads everything afresh)
 #
 # Environment: DEMO_PORT (default 5499), PG_CONFIG (default /usr/bin/pg_config).
@@ -195,7 +196,30 @@ cmd_reports() {
     psql_demo "$DB" -tAc "SELECT mking_analytics.report_html($id)" >"$dir/$kind.html"
     psql_demo "$DB" -tAc "SELECT encode(mking_analytics.report_pdf($id), 'base64')" | base64 -d >"$dir/$kind.pdf"
     say "$kind report $id: $dir/$kind.html ($(wc -c <"$dir/$kind.html") bytes), $dir/$kind.pdf ($(wc -c <"$dir/$kind.pdf") bytes)"
+    render_png "$dir" "$kind"
   done
+}
+
+# Pictures to look at, when the tools are there (apt-get install chromium poppler-utils):
+# the HTML as a browser shows it (headless Chromium, trimmed by ImageMagick if present) and each
+# PDF page (pdftoppm).
+render_png() {
+  local dir="$1" kind="$2" profile
+  if command -v chromium >/dev/null 2>&1; then
+    profile="$(mktemp -d)"
+    chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+      --disable-background-networking --disable-component-update --disable-sync \
+      --user-data-dir="$profile" --hide-scrollbars --window-size=1000,5000 \
+      --screenshot="$dir/$kind-html.png" "file://$(realpath "$dir/$kind.html")" >/dev/null 2>&1 || true
+    rm -rf "$profile"
+    if [ -f "$dir/$kind-html.png" ] && command -v convert >/dev/null 2>&1; then
+      convert "$dir/$kind-html.png" -trim +repage "$dir/$kind-html.png" 2>/dev/null || true
+    fi
+    [ -f "$dir/$kind-html.png" ] && say "  $dir/$kind-html.png (HTML in headless Chromium)"
+  fi
+  if command -v pdftoppm >/dev/null 2>&1; then
+    pdftoppm -r 60 -png "$dir/$kind.pdf" "$dir/$kind-pdf" && say "  $dir/$kind-pdf-*.png (PDF pages)"
+  fi
 }
 
 cmd_reset() {

@@ -582,7 +582,9 @@ fn xy_chart(
     let y_title_band = if has_y_title { font * 1.6 } else { 0.0 };
     let left = y_title_band + tick_label_width + font * 0.6;
     let right = width - font * 0.8 - right_label_width;
-    let top = legend_height + font * 0.6;
+    // Bars carry their value above them: the tallest one's label needs room under the legend.
+    let headroom = if kind == XyKind::Bar { 1.5 } else { 0.6 };
+    let top = legend_height + font * headroom;
     let bottom = size.plot_height - if has_x_title { font * 3.2 } else { font * 1.8 };
     let plot_w = (right - left).max(10.0);
     let plot_h = (bottom - top).max(10.0);
@@ -1228,7 +1230,9 @@ mod tests {
                 categories: hours,
                 series: vec![Series {
                     name: "Posts".into(),
-                    values: (0..24).map(|h| Some(h as f64)).collect(),
+                    values: (0..24)
+                        .map(|h| Some(if h < 2 { 1.0 } else { 0.0 }))
+                        .collect(),
                 }],
             },
             note: None,
@@ -1240,6 +1244,15 @@ mod tests {
             labels.contains(&"00:00") && labels.contains(&"12:00"),
             "{labels:?}"
         );
+        // The tallest bar's value label stays inside the picture.
+        for shape in &scene.shapes {
+            if let Shape::Text { y, size, text, .. } = shape {
+                assert!(
+                    *y - size * 0.8 >= 0.0,
+                    "{text} at {y} is cut off at the top"
+                );
+            }
+        }
     }
 
     #[test]
