@@ -837,7 +837,8 @@ fn column_widths(table: &Table, columns: usize) -> Vec<f64> {
             .fold(0.0, f64::max)
     };
     let minimum: Vec<f64> = (0..columns)
-        .map(|c| (widest(c, true) + 2.0 * CELL_PAD).clamp(28.0, 120.0))
+        // +1: a word exactly as wide as its cell would still be cut by rounding.
+        .map(|c| (widest(c, true) + 2.0 * CELL_PAD + 1.0).clamp(28.0, 120.0))
         .collect();
     let natural: Vec<f64> = (0..columns)
         .map(|c| (widest(c, false) + 2.0 * CELL_PAD).clamp(28.0, 220.0))
@@ -1478,10 +1479,11 @@ mod tests {
             let headers = header.split_whitespace().map(|w| (w, Weight::Bold));
             let cells = (c == 2).then_some(("question", Weight::Regular));
             for (word, weight) in headers.chain(cells) {
-                let need = pdf_text_width(word, CELL_FONT, weight) + 2.0 * CELL_PAD;
-                assert!(
-                    widths[c] >= need - 1e-6,
-                    "column {header}: {} < {need} for {word}",
+                let lines = wrap_text(word, widths[c] - 2.0 * CELL_PAD, CELL_FONT, weight, 8);
+                assert_eq!(
+                    lines,
+                    vec![word.to_string()],
+                    "column {header}: {}",
                     widths[c]
                 );
             }
