@@ -90,33 +90,39 @@ COMMENT ON TABLE error_rate_source IS
 
 CREATE FUNCTION set_error_rate_source(relation text, time_column text, errors_column text,
                                       requests_column text DEFAULT NULL, window_minutes integer DEFAULT 5)
-RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS void
+-- No SET search_path: the caller's path resolves an unqualified relation name (as set_source()
+-- does); the relation is stored schema-qualified, and catalog names below are qualified.
+LANGUAGE plpgsql AS $$
 DECLARE
-    rel regclass := to_regclass(relation);
+    rel regclass := pg_catalog.to_regclass(relation);
     t text;
+    qualified text;
 BEGIN
     IF rel IS NULL THEN
         RAISE EXCEPTION 'invalid relation %: no such table or view', quote_literal(relation)
             USING ERRCODE = '42P01', HINT = 'Give an existing table, e.g. ''public.request_log''.';
     END IF;
-    SELECT format_type(atttypid, NULL) INTO t FROM pg_attribute WHERE attrelid = rel AND attname = time_column AND NOT attisdropped AND attnum > 0;
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO qualified
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+    SELECT pg_catalog.format_type(atttypid, NULL) INTO t FROM pg_catalog.pg_attribute WHERE attrelid = rel AND attname = time_column AND NOT attisdropped AND attnum > 0;
     IF t IS NULL OR t NOT IN ('timestamp with time zone', 'timestamp without time zone') THEN
-        RAISE EXCEPTION 'invalid time_column %: not a timestamp or timestamptz column of %', quote_literal(time_column), rel
+        RAISE EXCEPTION 'invalid time_column %: not a timestamp or timestamptz column of %', quote_literal(time_column), qualified
             USING ERRCODE = '22023';
     END IF;
-    SELECT format_type(atttypid, NULL) INTO t FROM pg_attribute WHERE attrelid = rel AND attname = errors_column AND NOT attisdropped AND attnum > 0;
+    SELECT pg_catalog.format_type(atttypid, NULL) INTO t FROM pg_catalog.pg_attribute WHERE attrelid = rel AND attname = errors_column AND NOT attisdropped AND attnum > 0;
     IF requests_column IS NULL AND t IS DISTINCT FROM 'boolean' THEN
-        RAISE EXCEPTION 'invalid errors_column %: without requests_column it must be a boolean column of % (true = the request failed)', quote_literal(errors_column), rel
+        RAISE EXCEPTION 'invalid errors_column %: without requests_column it must be a boolean column of % (true = the request failed)', quote_literal(errors_column), qualified
             USING ERRCODE = '22023', HINT = 'Or give counters: errors_column and requests_column numeric columns summed over the window.';
     END IF;
     IF requests_column IS NOT NULL THEN
         IF t IS NULL OR t NOT IN ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') THEN
-            RAISE EXCEPTION 'invalid errors_column %: with requests_column it must be a numeric counter column of %', quote_literal(errors_column), rel
+            RAISE EXCEPTION 'invalid errors_column %: with requests_column it must be a numeric counter column of %', quote_literal(errors_column), qualified
                 USING ERRCODE = '22023';
         END IF;
-        SELECT format_type(atttypid, NULL) INTO t FROM pg_attribute WHERE attrelid = rel AND attname = requests_column AND NOT attisdropped AND attnum > 0;
+        SELECT pg_catalog.format_type(atttypid, NULL) INTO t FROM pg_catalog.pg_attribute WHERE attrelid = rel AND attname = requests_column AND NOT attisdropped AND attnum > 0;
         IF t IS NULL OR t NOT IN ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') THEN
-            RAISE EXCEPTION 'invalid requests_column %: not a numeric column of %', quote_literal(requests_column), rel
+            RAISE EXCEPTION 'invalid requests_column %: not a numeric column of %', quote_literal(requests_column), qualified
                 USING ERRCODE = '22023';
         END IF;
     END IF;
@@ -124,10 +130,11 @@ BEGIN
         RAISE EXCEPTION 'invalid window_minutes %: accepted 1 to 1440', window_minutes USING ERRCODE = '22023';
     END IF;
     INSERT INTO mking_analytics.error_rate_source AS s (relation, time_column, errors_column, requests_column, window_minutes)
-    VALUES (rel::text, time_column, errors_column, requests_column, window_minutes)
+    VALUES (qualified, time_column, errors_column, requests_column, window_minutes)
     ON CONFLICT (id) DO UPDATE SET relation = EXCLUDED.relation, time_column = EXCLUDED.time_column,
         errors_column = EXCLUDED.errors_column, requests_column = EXCLUDED.requests_column,
         window_minutes = EXCLUDED.window_minutes, updated_at = now();
+    RAISE NOTICE 'error rate now reads %; run mking_analytics.grant_source_access() so readers (Grafana) can call live_metrics()', qualified;
 END $$;
 COMMENT ON FUNCTION set_error_rate_source(text, text, text, text, integer) IS
     'Admins: where live_metrics().error_rate comes from. Per-request rows: errors_column boolean. Counters: errors_column and requests_column summed. error_rate = 100 × errors / requests over the last window_minutes (NULL without requests).';
@@ -153,12 +160,25 @@ BEGIN
         RAISE NOTICE 'mking_analytics: another alert loop is running; this one returns';
         RETURN;
     END IF;
+    -- A session lock outlives an aborted transaction: an error or a cancel (Ctrl-C, a timeout)
+    -- during a round or the sleep releases it before leaving, or every later loop would return at
+    -- once until this session ends. (COMMIT cannot sit inside a block with EXCEPTION.)
     LOOP
-        PERFORM mking_analytics.evaluate_alerts();
+        BEGIN
+            PERFORM mking_analytics.evaluate_alerts();
+        EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
+            PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
+            RAISE;
+        END;
         rounds := rounds + 1;
         COMMIT;
         EXIT WHEN pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => interval_seconds) >= deadline;
-        PERFORM pg_catalog.pg_sleep(interval_seconds::double precision);
+        BEGIN
+            PERFORM pg_catalog.pg_sleep(interval_seconds::double precision);
+        EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
+            PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
+            RAISE;
+        END;
     END LOOP;
     PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
 END $$;

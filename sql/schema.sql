@@ -79,6 +79,44 @@ END $$;
 CREATE TRIGGER sources_mark_configured BEFORE INSERT OR UPDATE ON sources
     FOR EACH ROW EXECUTE FUNCTION sources_mark_configured();
 
+-- Why reading relation `rel` (columns `cols`) as the current role could run code that another
+-- role wrote, or NULL when it cannot. refresh_rollups() and evaluate_alerts() run as the
+-- extension's owner (SECURITY DEFINER, normally a superuser), and pg_cron may run them as a
+-- superuser: functions inside a view, row-security policies, foreign tables and casts of
+-- user-defined types run with the reader's rights, not their author's. So, for such a reader,
+-- a relation is trusted when a superuser or the reader owns it, or when it is a table or
+-- materialized view without row security whose used columns have built-in types (or enums).
+CREATE FUNCTION source_trust_problem(rel oid, cols text[]) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+             AND (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+                 IS DISTINCT FROM (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'mking_analytics')
+            THEN NULL
+        WHEN c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+             OR (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = c.relowner)
+            THEN NULL
+        WHEN n.nspname LIKE 'pg\_temp\_%'
+            THEN format('%s is a temporary relation', c.oid::regclass)
+        WHEN c.relkind NOT IN ('r', 'p', 'm')
+            THEN format('%s is a %s owned by %s, not by a superuser: its code would run with the rights of %s',
+                        c.oid::regclass, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'f' THEN 'foreign table' ELSE 'relation' END,
+                        c.relowner::regrole, current_user)
+        WHEN c.relrowsecurity
+            THEN format('%s has row-level security and is owned by %s, not by a superuser: its policies would run with the rights of %s',
+                        c.oid::regclass, c.relowner::regrole, current_user)
+        ELSE (SELECT format('column %I of %s has the user-defined type %s', a.attname, c.oid::regclass, format_type(a.atttypid, NULL))
+                FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+               WHERE a.attrelid = c.oid AND a.attname = ANY (cols) AND a.attnum > 0 AND NOT a.attisdropped
+                 AND t.oid >= 16384 AND t.typtype <> 'e'
+               LIMIT 1)
+    END
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = rel
+$$;
+COMMENT ON FUNCTION source_trust_problem(oid, text[]) IS
+    'Internal: why reading a source relation as the current role (the extension owner or a superuser) could run code another role wrote (a view, foreign table, row-security policy or user-defined column type not owned by a superuser), or NULL. Sources with a problem are refused with SQLSTATE 42501.';
+
 CREATE FUNCTION set_source(
     source_name   text,
     relation      text,
@@ -157,14 +195,18 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
 BEGIN
-    FOR r IN SELECT DISTINCT to_regclass(s.relation) AS rel FROM mking_analytics.sources s
-             WHERE s.enabled AND to_regclass(s.relation) IS NOT NULL LOOP
+    -- The event sources, and the error-rate source of live_metrics() (sql/alerts.sql).
+    FOR r IN SELECT DISTINCT x.rel FROM (
+                 SELECT to_regclass(s.relation) AS rel FROM mking_analytics.sources s WHERE s.enabled
+                 UNION ALL
+                 SELECT to_regclass(e.relation) FROM mking_analytics.error_rate_source e) x
+             WHERE x.rel IS NOT NULL LOOP
         EXECUTE format('GRANT SELECT ON %s TO %I', r.rel, grantee);
         RETURN NEXT r.rel::text;
     END LOOP;
 END $$;
 COMMENT ON FUNCTION grant_source_access(name) IS
-    'Admins: GRANT SELECT on every enabled source relation to a role (default mking_analytics_reader), since the analytic functions run with the caller''s rights. Returns the relations granted.';
+    'Admins: GRANT SELECT on every enabled source relation and on the error-rate source to a role (default mking_analytics_reader), since the analytic functions and live_metrics() run with the caller''s rights. Returns the relations granted.';
 
 -- ---------------------------------------------------------------------------------------------
 -- The plan's analytics tables (tables.md). Later features fill them; they exist from the start.

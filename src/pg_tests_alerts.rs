@@ -77,9 +77,14 @@ mod tests {
              INSERT INTO public.requests VALUES (clock_timestamp() - interval '1 min', true),
                  (clock_timestamp() - interval '2 min', false), (clock_timestamp() - interval '3 min', false),
                  (clock_timestamp() - interval '6 min', true);   -- outside the 5-minute window
-             SELECT mking_analytics.set_error_rate_source('public.requests', 'at', 'failed');",
+             SELECT mking_analytics.set_error_rate_source('requests', 'at', 'failed');",
         )
         .unwrap();
+        // Resolved with the caller's search_path, stored schema-qualified.
+        assert_eq!(
+            text("SELECT relation FROM mking_analytics.error_rate_source"),
+            "public.requests"
+        );
         assert_eq!(
             text("SELECT error_rate::text FROM mking_analytics.live_metrics()"),
             "33.33"
@@ -358,6 +363,76 @@ mod tests {
         assert_eq!(
             text("SELECT char_length(rule_name)::text FROM mking_analytics.alert_triggers"),
             "5000"
+        );
+    }
+
+    #[pg_test]
+    fn a_source_another_role_wrote_is_refused_and_other_metrics_still_run() {
+        platform();
+        Spi::run(
+            "DELETE FROM mking_analytics.alert_rules;
+             CREATE ROLE it_view_owner NOLOGIN;
+             GRANT SELECT ON public.posts TO it_view_owner;
+             CREATE VIEW public.posts_v AS SELECT * FROM public.posts;
+             ALTER VIEW public.posts_v OWNER TO it_view_owner;
+             UPDATE mking_analytics.sources SET relation = 'public.posts_v' WHERE source_name = 'post';
+             INSERT INTO likes (user_id, post_id, created_at) VALUES (4, 10, pg_temp.ago(2));",
+        )
+        .unwrap();
+        rule("posts", "metric", "posts_1h", ">", "100");
+        rule("interactions", "metric", "interactions_5m", ">", "0");
+        // The view's functions would run as the evaluator (the extension's owner): refused, and
+        // only the rule on that metric fails.
+        assert_eq!(evaluate(), "posts=error interactions=fired");
+        let error =
+            text("SELECT last_error FROM mking_analytics.alert_rules WHERE rule_name = 'posts'");
+        assert!(
+            error.contains("source \"post\" refused: public.posts_v is a view owned by it_view_owner, not by a superuser"),
+            "{error}"
+        );
+        // The same view owned by a superuser is trusted.
+        Spi::run("ALTER VIEW public.posts_v OWNER TO CURRENT_USER").unwrap();
+        assert_eq!(evaluate(), "posts=ok interactions=firing");
+        Spi::run("DROP VIEW public.posts_v; REVOKE ALL ON public.posts FROM it_view_owner; DROP ROLE it_view_owner").unwrap();
+    }
+
+    #[pg_test]
+    fn anomaly_rules_work_on_the_error_rate() {
+        platform();
+        Spi::run(
+            "DELETE FROM mking_analytics.alert_rules;
+             CREATE TABLE public.req (at timestamptz, failed boolean);
+             -- The same minute of the three earlier weeks: 1 of 4 requests failed (25 %).
+             INSERT INTO public.req
+             SELECT clock_timestamp() - make_interval(days => 7 * w, mins => 1), r = 1
+               FROM generate_series(1, 3) w, generate_series(1, 4) r;
+             -- Now: 1 of 2 (50 %).
+             INSERT INTO public.req VALUES (clock_timestamp() - interval '1 min', true), (clock_timestamp() - interval '1 min', false);
+             SELECT mking_analytics.set_error_rate_source('public.req', 'at', 'failed');
+             INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric) VALUES ('errors anomaly', 'anomaly', 'error_rate');",
+        )
+        .unwrap();
+        // Band: median 25, half-width 3 × max(MAD 0, sqrt(25) = 5, 2.5, 1) = 15 → [10, 40]; 50 is above.
+        assert_eq!(
+            text("SELECT format('%s %s', status, value) FROM mking_analytics.evaluate_alerts()"),
+            "fired 50.00"
+        );
+        assert_eq!(
+            text("SELECT alert_message FROM mking_analytics.alert_triggers"),
+            "errors anomaly: error_rate = 50.00 is above the expected band 10.00 to 40.00 (median 25.00 of the same hour in 3 earlier weeks)"
+        );
+        // Bad parameters are the rule's error, not "not enough history".
+        Spi::run("UPDATE mking_analytics.alert_rules SET parameters = '{\"sensitivity\": \"3\"}'")
+            .unwrap();
+        assert_eq!(
+            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
+            "error: invalid parameters.sensitivity \"3\": a JSON number is required"
+        );
+        Spi::run("UPDATE mking_analytics.alert_rules SET parameters = '{\"sensitivity\": 0}'")
+            .unwrap();
+        assert_eq!(
+            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
+            "error: invalid parameters.sensitivity 0: a number above 0 is required (default 3)"
         );
     }
 

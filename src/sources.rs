@@ -115,6 +115,8 @@ struct Row {
     enabled: bool,
     is_default: bool,
     rel_sql: Option<String>,
+    /// Why this role must not read the relation (`source_trust_problem` in sql/schema.sql).
+    trust_problem: Option<String>,
     col_types: HashMap<String, String>,
 }
 
@@ -129,7 +131,10 @@ SELECT s.source_name, s.relation, s.user_column, s.time_column, s.target_column,
        CASE WHEN r.oid IS NOT NULL THEN quote_ident(n.nspname) || '.' || quote_ident(r.relname) END,
        (SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, NULL))
           FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped)::text
+         WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped)::text,
+       mking_analytics.source_trust_problem(r.oid,
+           ARRAY[s.user_column, s.time_column, s.target_column]
+           || ARRAY(SELECT v FROM jsonb_each_text(s.columns) AS c(k, v)))
   FROM mking_analytics.sources s
   LEFT JOIN pg_catalog.pg_class r ON r.oid = to_regclass(s.relation)
   LEFT JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
@@ -161,6 +166,7 @@ impl Sources {
                         is_default: r.get::<bool>(9)?.unwrap_or(false),
                         rel_sql: r.get::<String>(10)?,
                         col_types,
+                        trust_problem: r.get::<String>(12)?,
                     });
                 }
                 Ok::<_, pgrx::spi::Error>(out)
@@ -200,6 +206,13 @@ impl Sources {
                 "Fix it with mking_analytics.set_source(...) or disable it: UPDATE mking_analytics.sources SET enabled = false WHERE source_name = '...'.",
             );
         };
+        if let Some(problem) = &row.trust_problem {
+            raise(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("source \"{}\" refused: {problem}", row.name),
+                "Point the source at a plain table (set_source), or have a superuser own the relation (ALTER VIEW ... OWNER TO ...).",
+            );
+        }
         let col = |c: &str, role: &str| -> (String, String) {
             match row.col_types.get(c) {
                 Some(t) => (pgrx::spi::quote_identifier(c), t.clone()),

@@ -94,8 +94,7 @@ FROM mking_analytics.top_contributors('2014-01-01', '2020-06-01', 10);
 \echo '    and "publishing stall" fire, "high error rate" is skipped (no error source configured).'
 \echo '    The demo enables them; schedule() already runs the alert loop every 5 s via pg_cron.'
 SELECT active_users_1h, posts_1h, interactions_5m, error_rate FROM mking_analytics.live_metrics();
-UPDATE mking_analytics.alert_rules SET is_active = true
- WHERE rule_type = 'metric' AND metric IN ('active_users_1h', 'error_rate', 'posts_1h') AND NOT is_active;
+UPDATE mking_analytics.alert_rules SET is_active = true WHERE builtin;
 SELECT rule_id, left(rule_name, 40) AS rule, status, value, threshold, message
 FROM mking_analytics.evaluate_alerts();
 

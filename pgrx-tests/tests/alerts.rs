@@ -268,6 +268,40 @@ fn alerts_second_loop_returns_at_once() {
 }
 
 #[test]
+fn alerts_cancelled_loop_releases_its_lock() {
+    // A loop cancelled mid-sleep (statement_timeout, Ctrl-C) must not leave its session lock
+    // behind: the session lives on, and later loops would return at once until it ends.
+    let db = "it_alerts_lock_cancel";
+    let _c = setup(db);
+    let mut a = connect(db);
+    // Two round trips: a multi-statement query is one implicit transaction, where CALL cannot
+    // COMMIT.
+    a.batch_execute("SET statement_timeout = '1500ms'").unwrap();
+    let err = a
+        .batch_execute("CALL mking_analytics.run_alert_loop(30, 5)")
+        .expect_err("the loop outlived its statement_timeout");
+    assert!(format!("{err:?}").contains("statement timeout"), "{err:?}");
+    a.batch_execute("RESET statement_timeout").unwrap();
+    let held = a
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(held, 0, "the cancelled loop still holds its advisory lock");
+    let mut b = connect(db);
+    let free = b
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext('mking_analytics.run_alert_loop'))",
+            &[],
+        )
+        .unwrap()
+        .get::<_, bool>(0);
+    assert!(free, "another session cannot start a loop");
+}
+
+#[test]
 fn alerts_payload_fits_notify_limit() {
     let db = "it_alerts_payload";
     let mut c = setup(db);

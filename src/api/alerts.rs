@@ -34,6 +34,14 @@ extern "C-unwind" {
 /// `STATEMENT_TIMEOUT` of `enum TimeoutId` (PostgreSQL 15).
 const STATEMENT_TIMEOUT: u32 = 3;
 
+/// The built-in metrics (alert_rules.metric accepts these, see sql/alerts.sql).
+const METRICS: [&str; 4] = [
+    "active_users_1h",
+    "posts_1h",
+    "interactions_5m",
+    "error_rate",
+];
+
 /// The live metrics at one instant, as exact numeric text (None = no data / no source).
 #[derive(Debug, Clone, Default)]
 pub struct Live {
@@ -41,9 +49,30 @@ pub struct Live {
     pub posts_1h: Option<i64>,
     pub interactions_5m: Option<i64>,
     pub error_rate: Option<String>,
+    /// Metrics whose computation failed this round, with the error: their rules are recorded
+    /// as failing, not as skipped, and the other metrics' rules still run.
+    pub failed: Vec<(String, String)>,
 }
 
 impl Live {
+    fn set(&mut self, metric: &str, value: Option<String>) {
+        let int = || value.as_deref().and_then(|v| v.parse::<i64>().ok());
+        match metric {
+            "active_users_1h" => self.active_users_1h = int(),
+            "posts_1h" => self.posts_1h = int(),
+            "interactions_5m" => self.interactions_5m = int(),
+            "error_rate" => self.error_rate = value,
+            _ => {}
+        }
+    }
+
+    fn failure(&self, metric: &str) -> Option<&str> {
+        self.failed
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map(|(_, e)| e.as_str())
+    }
+
     fn get(&self, metric: &str) -> Option<String> {
         match metric {
             "active_users_1h" => self.active_users_1h.map(|v| v.to_string()),
@@ -126,51 +155,93 @@ fn distinct_events(sources: &[Source], lo: Tstz, hi: Tstz) -> Option<i64> {
     )
 }
 
+/// The configured error-rate source, its identifiers quoted.
+struct ErrorSource {
+    rel: String,
+    time: String,
+    errors: String,
+    requests: Option<String>,
+    minutes: i32,
+    /// The time column is timestamptz (else a wall-clock timestamp in the source zone `$2`).
+    absolute: bool,
+}
+
+impl ErrorSource {
+    /// None without a configured source. Refuses (42501) a relation that would run another
+    /// role's code with this function's rights (see `source_trust_problem` in sql/schema.sql).
+    fn load() -> Option<ErrorSource> {
+        let (source, problem) = spi(
+            Spi::connect(|c| {
+                let rows = c.select(
+                    "SELECT quote_ident(n.nspname) || '.' || quote_ident(r.relname), quote_ident(s.time_column),
+                            quote_ident(s.errors_column), quote_ident(s.requests_column), s.window_minutes,
+                            format_type(a.atttypid, NULL) = 'timestamp with time zone',
+                            mking_analytics.source_trust_problem(r.oid, ARRAY[s.time_column, s.errors_column, s.requests_column])
+                       FROM mking_analytics.error_rate_source s
+                       JOIN pg_catalog.pg_class r ON r.oid = to_regclass(s.relation)
+                       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+                       JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attname = s.time_column",
+                    None,
+                    &[],
+                )?;
+                let mut out = None;
+                for row in rows {
+                    out = Some((
+                        ErrorSource {
+                            rel: row.get::<String>(1)?.unwrap_or_default(),
+                            time: row.get::<String>(2)?.unwrap_or_default(),
+                            errors: row.get::<String>(3)?.unwrap_or_default(),
+                            requests: row.get::<String>(4)?,
+                            minutes: row.get::<i32>(5)?.unwrap_or(5),
+                            absolute: row.get::<bool>(6)?.unwrap_or(true),
+                        },
+                        row.get::<String>(7)?,
+                    ));
+                }
+                Ok::<_, pgrx::spi::Error>(out)
+            }),
+            "reading the error-rate source",
+        )?;
+        if let Some(problem) = problem {
+            crate::errors::raise(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("error-rate source refused: {problem}"),
+                "Point set_error_rate_source() at a plain table, or have a superuser own the relation.",
+            );
+        }
+        Some(source)
+    }
+
+    /// The time column as an absolute instant.
+    fn instant(&self) -> String {
+        if self.absolute {
+            format!("e.{}", self.time)
+        } else {
+            format!("(e.{}::timestamp AT TIME ZONE $2::text)", self.time)
+        }
+    }
+}
+
 /// 100 × errors / requests over the configured window before `at`, two decimals; None without a
 /// configured source or without requests.
 fn error_rate(at: Tstz) -> Option<String> {
-    let cfg = spi(
-        Spi::connect(|c| {
-            let rows = c.select(
-                "SELECT quote_ident(n.nspname) || '.' || quote_ident(r.relname), quote_ident(s.time_column),
-                        quote_ident(s.errors_column), quote_ident(s.requests_column), s.window_minutes,
-                        format_type(a.atttypid, NULL) = 'timestamp with time zone'
-                   FROM mking_analytics.error_rate_source s
-                   JOIN pg_catalog.pg_class r ON r.oid = to_regclass(s.relation)
-                   JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attname = s.time_column",
-                None,
-                &[],
-            )?;
-            let mut out = None;
-            for row in rows {
-                out = Some((
-                    row.get::<String>(1)?.unwrap_or_default(),
-                    row.get::<String>(2)?.unwrap_or_default(),
-                    row.get::<String>(3)?.unwrap_or_default(),
-                    row.get::<String>(4)?,
-                    row.get::<i32>(5)?.unwrap_or(5),
-                    row.get::<bool>(6)?.unwrap_or(true),
-                ));
-            }
-            Ok::<_, pgrx::spi::Error>(out)
-        }),
-        "reading the error-rate source",
-    )?;
-    let (rel, time, errors, requests, minutes, absolute) = cfg;
-    let filter = if absolute {
+    let src = ErrorSource::load()?;
+    let time = &src.time;
+    let errors = &src.errors;
+    let filter = if src.absolute {
         format!("e.{time} >= $3 AND e.{time} < $4")
     } else {
         format!("e.{time} >= ($3 AT TIME ZONE $2::text) AND e.{time} < ($4 AT TIME ZONE $2::text)")
     };
-    let ratio = match requests {
+    let ratio = match &src.requests {
         Some(req) => format!("sum(e.{errors})::numeric, sum(e.{req})::numeric"),
         None => format!("(count(*) FILTER (WHERE e.{errors}))::numeric, count(*)::numeric"),
     };
     let sql = format!(
-        "SELECT round(100 * err / NULLIF(req, 0), 2)::text FROM (SELECT {ratio} FROM {rel} e WHERE {filter}) x(err, req)"
+        "SELECT round(100 * err / NULLIF(req, 0), 2)::text FROM (SELECT {ratio} FROM {rel} e WHERE {filter}) x(err, req)",
+        rel = src.rel
     );
-    let lo = shift(at, &format!("{minutes} minutes"));
+    let lo = shift(at, &format!("{} minutes", src.minutes));
     spi(
         Spi::get_one_with_args::<String>(&sql, &window_args(lo, at)),
         "computing the error rate",
@@ -201,13 +272,11 @@ fn metric_at(sources: &Sources, metric: &str, at: Tstz) -> Option<String> {
 
 fn live_at(at: Tstz) -> Live {
     let sources = Sources::load();
-    let int = |m: &str| metric_at(&sources, m, at).and_then(|v| v.parse::<i64>().ok());
-    Live {
-        active_users_1h: int("active_users_1h"),
-        posts_1h: int("posts_1h"),
-        interactions_5m: int("interactions_5m"),
-        error_rate: metric_at(&sources, "error_rate", at),
+    let mut live = Live::default();
+    for metric in METRICS {
+        live.set(metric, metric_at(&sources, metric, at));
     }
+    live
 }
 
 fn clock() -> Tstz {
@@ -536,8 +605,15 @@ fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
     Ok(o.holds(v.cmp(&t)))
 }
 
-fn param_f64(p: &serde_json::Value, key: &str, default: f64) -> f64 {
-    p.get(key).and_then(|v| v.as_f64()).unwrap_or(default)
+/// `parameters.key` as a number (absent or null: `default`); an error names the key otherwise.
+fn param_f64(p: &serde_json::Value, key: &str, default: f64) -> Result<f64, String> {
+    match p.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(v) => v
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("invalid parameters.{key} {v}: a JSON number is required")),
+    }
 }
 
 fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Result<Verdict, String> {
@@ -545,11 +621,15 @@ fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Resul
     match rule.rule_type.as_str() {
         "query" => {
             let sql = rule.query.as_deref().ok_or("condition_query is NULL")?;
-            let timeout = param_f64(&rule.params, "timeout_ms", DEFAULT_TIMEOUT_MS as f64)
+            let timeout = param_f64(&rule.params, "timeout_ms", DEFAULT_TIMEOUT_MS as f64)?
                 .clamp(1.0, MAX_TIMEOUT_MS as f64) as i32;
             let value = run_condition_query(sql, &rule.owner, timeout)?;
             threshold_verdict(rule, "value", value)
         }
+        "metric" | "anomaly" if live.failure(&label).is_some() => Err(format!(
+            "metric {label} could not be computed: {}",
+            live.failure(&label).unwrap_or_default()
+        )),
         "metric" => threshold_verdict(rule, &label, live.get(&label)),
         "anomaly" => anomaly_verdict(rule, &label, sources, live.get(&label), at),
         other => Err(format!(
@@ -596,6 +676,24 @@ fn first_event(sources: &Sources, metric: &str) -> Option<Tstz> {
             .iter()
             .filter_map(|n| sources.get(n))
             .collect(),
+        "error_rate" => {
+            let src = ErrorSource::load()?;
+            let sql = format!(
+                "SELECT min({}) FROM {} e, (SELECT $1::text, $2::text) p",
+                src.instant(),
+                src.rel
+            );
+            return spi(
+                Spi::get_one_with_args::<Tstz>(
+                    &sql,
+                    &[
+                        DatumWithOid::from("UTC"),
+                        DatumWithOid::from(crate::gucs::source_timezone()),
+                    ],
+                ),
+                "finding the first error-rate row",
+            );
+        }
         _ => return None,
     };
     let parts: Vec<String> = list
@@ -634,8 +732,13 @@ fn anomaly_verdict(
     value: Option<String>,
     at: Tstz,
 ) -> Result<Verdict, String> {
-    let sensitivity = param_f64(&rule.params, "sensitivity", 3.0);
-    let weeks = param_f64(&rule.params, "weeks", 6.0).clamp(3.0, 52.0) as i32;
+    let sensitivity = param_f64(&rule.params, "sensitivity", 3.0)?;
+    if sensitivity <= 0.0 {
+        return Err(format!(
+            "invalid parameters.sensitivity {sensitivity}: a number above 0 is required (default 3)"
+        ));
+    }
+    let weeks = param_f64(&rule.params, "weeks", 6.0)?.clamp(3.0, 52.0) as i32;
     let direction = rule
         .params
         .get("direction")
@@ -880,27 +983,18 @@ fn evaluate_alerts() -> TableIterator<
         "waiting for another evaluation",
     );
     let at = clock();
-    let live = isolated(|| {
-        let l = live_at(at);
-        (
-            l.active_users_1h,
-            l.posts_1h,
-            l.interactions_5m,
-            l.error_rate,
-        )
-    });
-    let live = match live {
-        Ok((a, p, i, e)) => Live {
-            active_users_1h: a,
-            posts_1h: p,
-            interactions_5m: i,
-            error_rate: e,
-        },
-        Err(e) => {
-            pgrx::warning!("mking_analytics: live metrics failed: {e}");
-            Live::default()
+    // Each metric in its own subtransaction: a broken error-rate source must not silence the
+    // rules on the other metrics.
+    let mut live = Live::default();
+    for metric in METRICS {
+        match isolated(|| metric_at(&Sources::load(), metric, at)) {
+            Ok(value) => live.set(metric, value),
+            Err(e) => {
+                pgrx::warning!("mking_analytics: live metric {metric} failed: {e}");
+                live.failed.push((metric.to_string(), e));
+            }
         }
-    };
+    }
     let sources = Sources::load();
     let mut out = Vec::new();
     resolve_inactive(at);
