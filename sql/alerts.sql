@@ -161,10 +161,14 @@ BEGIN
         RETURN;
     END IF;
     -- A session lock outlives an aborted transaction: an error or a cancel (Ctrl-C, a timeout)
-    -- during a round or the sleep releases it before leaving, or every later loop would return at
-    -- once until this session ends. (COMMIT cannot sit inside a block with EXCEPTION.)
+    -- during the sleep or a round releases it before leaving, or every later loop would return
+    -- at once until this session ends. COMMIT cannot sit inside a block with EXCEPTION, so the
+    -- block holds the sleep before each round but the first, and the round.
     LOOP
         BEGIN
+            IF rounds > 0 THEN
+                PERFORM pg_catalog.pg_sleep(interval_seconds::double precision);
+            END IF;
             PERFORM mking_analytics.evaluate_alerts();
         EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
             PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
@@ -173,12 +177,6 @@ BEGIN
         rounds := rounds + 1;
         COMMIT;
         EXIT WHEN pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => interval_seconds) >= deadline;
-        BEGIN
-            PERFORM pg_catalog.pg_sleep(interval_seconds::double precision);
-        EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
-            PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
-            RAISE;
-        END;
     END LOOP;
     PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('mking_analytics.run_alert_loop'));
 END $$;

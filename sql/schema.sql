@@ -86,13 +86,19 @@ CREATE TRIGGER sources_mark_configured BEFORE INSERT OR UPDATE ON sources
 -- user-defined types run with the reader's rights, not their author's. So, for such a reader,
 -- a relation is trusted when a superuser or the reader owns it, or when it is a table or
 -- materialized view without row security whose used columns have built-in types (or enums).
+-- Only such readers need the check (reads_elevated()); callers test that once, as an uncorrelated
+-- subquery, so analysts' calls do not pay a function call per source.
+CREATE FUNCTION reads_elevated() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'mking_analytics')
+    FROM pg_roles r WHERE r.rolname = current_user
+$$;
+COMMENT ON FUNCTION reads_elevated() IS
+    'Internal: true when the current role is a superuser or owns the extension (as inside refresh_rollups() and evaluate_alerts()), so sources are checked with source_trust_problem().';
+
 CREATE FUNCTION source_trust_problem(rel oid, cols text[]) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
-        WHEN NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-             AND (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
-                 IS DISTINCT FROM (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'mking_analytics')
-            THEN NULL
         WHEN c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
              OR (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = c.relowner)
             THEN NULL
@@ -115,7 +121,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WHERE c.oid = rel
 $$;
 COMMENT ON FUNCTION source_trust_problem(oid, text[]) IS
-    'Internal: why reading a source relation as the current role (the extension owner or a superuser) could run code another role wrote (a view, foreign table, row-security policy or user-defined column type not owned by a superuser), or NULL. Sources with a problem are refused with SQLSTATE 42501.';
+    'Internal: for a reader with reads_elevated(), why reading a source relation could run code another role wrote (a view, foreign table, row-security policy or user-defined column type not owned by a superuser), or NULL. Sources with a problem are refused with SQLSTATE 42501.';
 
 CREATE FUNCTION set_source(
     source_name   text,

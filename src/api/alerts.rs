@@ -176,7 +176,8 @@ impl ErrorSource {
                     "SELECT quote_ident(n.nspname) || '.' || quote_ident(r.relname), quote_ident(s.time_column),
                             quote_ident(s.errors_column), quote_ident(s.requests_column), s.window_minutes,
                             format_type(a.atttypid, NULL) = 'timestamp with time zone',
-                            mking_analytics.source_trust_problem(r.oid, ARRAY[s.time_column, s.errors_column, s.requests_column])
+                            CASE WHEN (SELECT mking_analytics.reads_elevated()) THEN
+                                mking_analytics.source_trust_problem(r.oid, ARRAY[s.time_column, s.errors_column, s.requests_column]) END
                        FROM mking_analytics.error_rate_source s
                        JOIN pg_catalog.pg_class r ON r.oid = to_regclass(s.relation)
                        JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
@@ -212,6 +213,16 @@ impl ErrorSource {
         Some(source)
     }
 
+    /// Index-friendly filter on the time column for the instants `[$3, $4)`.
+    fn window_filter(&self) -> String {
+        let t = &self.time;
+        if self.absolute {
+            format!("e.{t} >= $3 AND e.{t} < $4")
+        } else {
+            format!("e.{t} >= ($3 AT TIME ZONE $2::text) AND e.{t} < ($4 AT TIME ZONE $2::text)")
+        }
+    }
+
     /// The time column as an absolute instant.
     fn instant(&self) -> String {
         if self.absolute {
@@ -226,20 +237,15 @@ impl ErrorSource {
 /// configured source or without requests.
 fn error_rate(at: Tstz) -> Option<String> {
     let src = ErrorSource::load()?;
-    let time = &src.time;
     let errors = &src.errors;
-    let filter = if src.absolute {
-        format!("e.{time} >= $3 AND e.{time} < $4")
-    } else {
-        format!("e.{time} >= ($3 AT TIME ZONE $2::text) AND e.{time} < ($4 AT TIME ZONE $2::text)")
-    };
     let ratio = match &src.requests {
         Some(req) => format!("sum(e.{errors})::numeric, sum(e.{req})::numeric"),
         None => format!("(count(*) FILTER (WHERE e.{errors}))::numeric, count(*)::numeric"),
     };
     let sql = format!(
         "SELECT round(100 * err / NULLIF(req, 0), 2)::text FROM (SELECT {ratio} FROM {rel} e WHERE {filter}) x(err, req)",
-        rel = src.rel
+        rel = src.rel,
+        filter = src.window_filter()
     );
     let lo = shift(at, &format!("{} minutes", src.minutes));
     spi(
@@ -626,10 +632,9 @@ fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Resul
             let value = run_condition_query(sql, &rule.owner, timeout)?;
             threshold_verdict(rule, "value", value)
         }
-        "metric" | "anomaly" if live.failure(&label).is_some() => Err(format!(
-            "metric {label} could not be computed: {}",
-            live.failure(&label).unwrap_or_default()
-        )),
+        "metric" | "anomaly" if let Some(e) = live.failure(&label) => {
+            Err(format!("metric {label} could not be computed: {e}"))
+        }
         "metric" => threshold_verdict(rule, &label, live.get(&label)),
         "anomaly" => anomaly_verdict(rule, &label, sources, live.get(&label), at),
         other => Err(format!(
@@ -676,27 +681,9 @@ fn first_event(sources: &Sources, metric: &str) -> Option<Tstz> {
             .iter()
             .filter_map(|n| sources.get(n))
             .collect(),
-        "error_rate" => {
-            let src = ErrorSource::load()?;
-            let sql = format!(
-                "SELECT min({}) FROM {} e, (SELECT $1::text, $2::text) p",
-                src.instant(),
-                src.rel
-            );
-            return spi(
-                Spi::get_one_with_args::<Tstz>(
-                    &sql,
-                    &[
-                        DatumWithOid::from("UTC"),
-                        DatumWithOid::from(crate::gucs::source_timezone()),
-                    ],
-                ),
-                "finding the first error-rate row",
-            );
-        }
-        _ => return None,
+        _ => Vec::new(),
     };
-    let parts: Vec<String> = list
+    let mut parts: Vec<String> = list
         .iter()
         .map(|s| {
             format!(
@@ -706,6 +693,14 @@ fn first_event(sources: &Sources, metric: &str) -> Option<Tstz> {
             )
         })
         .collect();
+    if metric == "error_rate" {
+        let src = ErrorSource::load()?;
+        parts.push(format!(
+            "(SELECT min({}) FROM {} e)",
+            src.instant(),
+            src.rel
+        ));
+    }
     if parts.is_empty() {
         return None;
     }
@@ -985,9 +980,10 @@ fn evaluate_alerts() -> TableIterator<
     let at = clock();
     // Each metric in its own subtransaction: a broken error-rate source must not silence the
     // rules on the other metrics.
+    let sources = Sources::load();
     let mut live = Live::default();
     for metric in METRICS {
-        match isolated(|| metric_at(&Sources::load(), metric, at)) {
+        match isolated(|| metric_at(&sources, metric, at)) {
             Ok(value) => live.set(metric, value),
             Err(e) => {
                 pgrx::warning!("mking_analytics: live metric {metric} failed: {e}");
@@ -995,7 +991,6 @@ fn evaluate_alerts() -> TableIterator<
             }
         }
     }
-    let sources = Sources::load();
     let mut out = Vec::new();
     resolve_inactive(at);
     for rule in load_rules(at) {

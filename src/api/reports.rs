@@ -18,7 +18,7 @@ use crate::kernels::numbers::{hundredths, percent_hundredths};
 use crate::kernels::report::insights::{self, change_pct, correlation_matrix, Thresholds};
 use crate::kernels::report::model::{
     Chart, ChartData, Coverage, Figure, Kind, Report, SectionError, Series, Table, Unit,
-    MODEL_VERSION,
+    MODEL_VERSION, TOP_POSTS_COLUMNS,
 };
 use crate::sources::{Source, Sources};
 use pgrx::datum::{Date, DatumWithOid};
@@ -380,17 +380,7 @@ impl Builder<'_> {
                 title: format!(
                     "Top {top} posts published in the period (mking_analytics.top_content)"
                 ),
-                columns: [
-                    "Title",
-                    "Author",
-                    "Type",
-                    "Likes",
-                    "Comments",
-                    "Shares",
-                    "Engagement score",
-                ]
-                .map(String::from)
-                .to_vec(),
+                columns: TOP_POSTS_COLUMNS.map(String::from).to_vec(),
                 rows: rows.iter().map(texts).collect(),
             });
         }

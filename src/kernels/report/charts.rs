@@ -1219,24 +1219,23 @@ mod tests {
 
     #[test]
     fn hourly_bars_show_whole_labels_thinned_not_cut() {
-        let hours: Vec<String> = (0..24).map(|h| format!("{h:02}:00")).collect();
-        let chart = Chart {
-            key: "posts_by_hour".into(),
-            title: "Posts published by hour".into(),
-            x_title: "Hour (UTC)".into(),
-            y_title: "Posts".into(),
-            unit: Unit::Count,
-            data: ChartData::Bar {
-                categories: hours,
-                series: vec![Series {
-                    name: "Posts".into(),
-                    values: (0..24)
-                        .map(|h| Some(if h < 2 { 1.0 } else { 0.0 }))
-                        .collect(),
-                }],
-            },
-            note: None,
-        };
+        use crate::kernels::report::fixtures::{bar, hours, series};
+        // The demo's quiet day: two posts in the first two hours, so the tallest bar reaches the
+        // top of the axis.
+        let hours = hours();
+        let categories: Vec<&str> = hours.iter().map(String::as_str).collect();
+        let values = (0..24)
+            .map(|h| Some(if h < 2 { 1.0 } else { 0.0 }))
+            .collect();
+        let chart = bar(
+            "publishing",
+            "Posts published by hour",
+            "Hour (UTC)",
+            "Posts",
+            Unit::Count,
+            &categories,
+            vec![series("Posts", values)],
+        );
         let scene = layout_chart(&chart, WIDE);
         let labels = texts(&scene);
         assert!(!labels.iter().any(|l| l.ends_with('…')), "{labels:?}");

@@ -22,7 +22,7 @@ fn figure(key: &str, label: &str, unit: Unit, value: Option<f64>, previous: Opti
     }
 }
 
-fn series(name: &str, values: Vec<Option<f64>>) -> Series {
+pub(crate) fn series(name: &str, values: Vec<Option<f64>>) -> Series {
     Series {
         name: name.into(),
         values,
@@ -49,7 +49,7 @@ fn line(
     }
 }
 
-fn bar(
+pub(crate) fn bar(
     key: &str,
     title: &str,
     x_title: &str,
@@ -78,7 +78,7 @@ fn wave(i: usize, base: f64, amplitude: f64, period: f64, phase: f64) -> f64 {
     (base + amplitude * ((i as f64 + phase) / period * std::f64::consts::TAU).sin()) * (1.0 + noise)
 }
 
-fn hours() -> Vec<String> {
+pub(crate) fn hours() -> Vec<String> {
     (0..24).map(|h| format!("{h:02}:00")).collect()
 }
 

@@ -133,6 +133,17 @@ pub struct Chart {
     pub note: Option<String>,
 }
 
+/// The columns of the top-posts table (one row per post of `top_content`).
+pub const TOP_POSTS_COLUMNS: [&str; 7] = [
+    "Title",
+    "Author",
+    "Type",
+    "Likes",
+    "Comments",
+    "Shares",
+    "Engagement score",
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub key: String,

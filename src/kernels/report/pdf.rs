@@ -1442,17 +1442,9 @@ mod tests {
         let table = Table {
             key: "top_content".into(),
             title: "Top posts".into(),
-            columns: [
-                "Title",
-                "Author",
-                "Type",
-                "Likes",
-                "Comments",
-                "Shares",
-                "Engagement score",
-            ]
-            .map(String::from)
-            .to_vec(),
+            columns: crate::kernels::report::model::TOP_POSTS_COLUMNS
+                .map(String::from)
+                .to_vec(),
             rows: vec![
                 [
                     "question",
