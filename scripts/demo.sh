@@ -109,7 +109,8 @@ cmd_start() {
   else
     step_begin "initdb if missing + start cluster (.demo/pgdata, port $PORT)"
     init_cluster
-    as_pg "$BINDIR/pg_ctl" -D "$PGDATA" -l "$LOGFILE" -w -t 60 start >/dev/null ||
+    # A developer's RUST_BACKTRACE would make the server append Rust backtraces to error details.
+    as_pg env -u RUST_BACKTRACE "$BINDIR/pg_ctl" -D "$PGDATA" -l "$LOGFILE" -w -t 60 start >/dev/null ||
       { tail -n 20 "$LOGFILE" >&2 || true; die "the cluster did not start (port $PORT in use? set DEMO_PORT)"; }
     step_end
   fi

@@ -41,11 +41,92 @@ COMMENT ON COLUMN alert_triggers.resolve_notification_status IS 'Delivery of the
 COMMENT ON COLUMN alert_triggers.resolved_at IS 'When the condition cleared (NULL while the alert is open). One open trigger per rule at most.';
 CREATE UNIQUE INDEX alert_triggers_one_open_idx ON alert_triggers (alert_rule_id) WHERE resolved_at IS NULL;
 
+-- A rule is checked when it is written, so a mistake is an error the writer sees at once (with
+-- the accepted values), not a WARNING every few seconds from the scheduled loop. The table's
+-- CHECK constraints stay as the last line of defence.
 -- The owner of a rule is the role that writes it (or a role it is a member of), never chosen freely:
 -- otherwise an admin could make a rule run with someone else's rights.
-CREATE FUNCTION alert_rules_check_owner() RETURNS trigger
+CREATE FUNCTION alert_rules_validate() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accepted text[];
+    k text;
+    v jsonb;
 BEGIN
+    -- The evaluator's bookkeeping (last_*) is not an edit: no checks, updated_at unchanged.
+    IF TG_OP = 'UPDATE'
+       AND to_jsonb(NEW) - ARRAY['last_evaluated_at', 'last_status', 'last_value', 'last_error', 'updated_at']
+           = to_jsonb(OLD) - ARRAY['last_evaluated_at', 'last_status', 'last_value', 'last_error', 'updated_at'] THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.rule_type IS NULL OR NEW.rule_type NOT IN ('query', 'metric', 'anomaly') THEN
+        RAISE EXCEPTION 'alert rule "%": invalid rule_type %', NEW.rule_name, coalesce(quote_literal(NEW.rule_type), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Accepted: ''metric'' (a built-in metric against threshold_value), ''anomaly'' (a metric leaving its learned band), ''query'' (condition_query against threshold_value).';
+    END IF;
+    IF NEW.comparison_operator IS NULL OR NEW.comparison_operator NOT IN ('>', '<', '>=', '<=', '=') THEN
+        RAISE EXCEPTION 'alert rule "%": invalid comparison_operator %', NEW.rule_name, coalesce(quote_literal(NEW.comparison_operator), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Accepted: >, <, >=, <=, =.';
+    END IF;
+    IF NEW.rule_type IN ('metric', 'anomaly')
+       AND (NEW.metric IS NULL OR NEW.metric NOT IN ('active_users_1h', 'posts_1h', 'interactions_5m', 'error_rate')) THEN
+        RAISE EXCEPTION 'alert rule "%": invalid metric %', NEW.rule_name, coalesce(quote_literal(NEW.metric), 'NULL')
+            USING ERRCODE = '22023', HINT = pg_catalog.format('%s rules need a metric: active_users_1h, posts_1h, interactions_5m or error_rate.', NEW.rule_type);
+    END IF;
+    IF NEW.rule_type = 'query' AND (NEW.condition_query IS NULL OR btrim(NEW.condition_query) = '') THEN
+        RAISE EXCEPTION 'alert rule "%": a query rule needs a condition_query', NEW.rule_name
+            USING ERRCODE = '22023', HINT = 'SQL returning one row whose first column is a number, e.g. SELECT count(*) FROM public.posts WHERE ...';
+    END IF;
+    IF NEW.rule_type <> 'query' AND NEW.condition_query IS NOT NULL THEN
+        RAISE EXCEPTION 'alert rule "%": condition_query is only for rule_type ''query'' (this one is %)', NEW.rule_name, NEW.rule_type
+            USING ERRCODE = '22023';
+    END IF;
+    IF NEW.rule_type <> 'anomaly' AND NEW.threshold_value IS NULL THEN
+        RAISE EXCEPTION 'alert rule "%": a % rule needs a threshold_value', NEW.rule_name, NEW.rule_type
+            USING ERRCODE = '22023', HINT = 'The rule fires when value <comparison_operator> threshold_value.';
+    END IF;
+    IF NEW.threshold_value = 'NaN'::numeric THEN
+        RAISE EXCEPTION 'alert rule "%": threshold_value NaN compares above every number', NEW.rule_name
+            USING ERRCODE = '22023', HINT = 'Give a finite number.';
+    END IF;
+    IF NEW.cooldown_minutes IS NULL OR NEW.cooldown_minutes < 0 THEN
+        RAISE EXCEPTION 'alert rule "%": invalid cooldown_minutes %', NEW.rule_name, coalesce(NEW.cooldown_minutes::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Minutes between re-notifications while the condition holds: 0 or more (default 5).';
+    END IF;
+
+    -- parameters: only the keys this rule type reads, each within its range (a typo is an error,
+    -- not a silently ignored option).
+    IF NEW.parameters IS NULL OR jsonb_typeof(NEW.parameters) <> 'object' THEN
+        RAISE EXCEPTION 'alert rule "%": parameters must be a JSON object, not %', NEW.rule_name, coalesce(NEW.parameters::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Use ''{}'' for the defaults.';
+    END IF;
+    accepted := CASE NEW.rule_type WHEN 'query' THEN ARRAY['timeout_ms']
+                                   WHEN 'anomaly' THEN ARRAY['sensitivity', 'weeks', 'direction']
+                                   ELSE ARRAY[]::text[] END;
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(NEW.parameters) e LOOP
+        IF NOT k = ANY (accepted) THEN
+            RAISE EXCEPTION 'alert rule "%": unknown parameters key %', NEW.rule_name, quote_literal(k)
+                USING ERRCODE = '22023',
+                      HINT = CASE WHEN cardinality(accepted) = 0 THEN pg_catalog.format('%s rules take no parameters.', NEW.rule_type)
+                                  ELSE pg_catalog.format('%s rules accept: %s.', NEW.rule_type, array_to_string(accepted, ', ')) END;
+        END IF;
+        CONTINUE WHEN jsonb_typeof(v) = 'null';   -- null means the default
+        IF k = 'timeout_ms' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric = trunc(v::text::numeric)
+                                     AND v::text::numeric BETWEEN 1 AND 60000) THEN
+            RAISE EXCEPTION 'alert rule "%": invalid parameters.timeout_ms %', NEW.rule_name, v
+                USING ERRCODE = '22023', HINT = 'Milliseconds the condition query may run: a whole number from 1 to 60000 (default 5000).';
+        ELSIF k = 'sensitivity' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric > 0) THEN
+            RAISE EXCEPTION 'alert rule "%": invalid parameters.sensitivity %', NEW.rule_name, v
+                USING ERRCODE = '22023', HINT = 'The band''s half-width in robust standard deviations: a number above 0 (default 3).';
+        ELSIF k = 'weeks' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric = trunc(v::text::numeric)
+                                   AND v::text::numeric BETWEEN 3 AND 52) THEN
+            RAISE EXCEPTION 'alert rule "%": invalid parameters.weeks %', NEW.rule_name, v
+                USING ERRCODE = '22023', HINT = 'Earlier weeks the band learns from: a whole number from 3 to 52 (default 6).';
+        ELSIF k = 'direction' AND NOT (jsonb_typeof(v) = 'string' AND v #>> '{}' IN ('both', 'above', 'below')) THEN
+            RAISE EXCEPTION 'alert rule "%": invalid parameters.direction %', NEW.rule_name, v
+                USING ERRCODE = '22023', HINT = 'Accepted: "both" (default), "above" (surges only), "below" (drops only).';
+        END IF;
+    END LOOP;
+
     IF TG_OP = 'INSERT' OR NEW.owner_role IS DISTINCT FROM OLD.owner_role
        OR NEW.condition_query IS DISTINCT FROM OLD.condition_query THEN
         IF TG_OP = 'UPDATE' AND NEW.owner_role IS NOT DISTINCT FROM OLD.owner_role
@@ -57,16 +138,22 @@ BEGIN
                 USING ERRCODE = '42501', HINT = 'Leave owner_role out (it defaults to you) or name a role you belong to.';
         END IF;
     END IF;
-    IF NEW.rule_type <> 'query' AND NEW.condition_query IS NOT NULL THEN
-        RAISE EXCEPTION 'alert rule "%": condition_query is only for rule_type ''query'' (this one is %)', NEW.rule_name, NEW.rule_type
-            USING ERRCODE = '22023';
+    -- The evaluator refuses to run a query as a superuser; say so now rather than every round.
+    IF NEW.rule_type = 'query'
+       AND (TG_OP = 'INSERT' OR NEW.owner_role IS DISTINCT FROM OLD.owner_role
+            OR NEW.condition_query IS DISTINCT FROM OLD.condition_query OR NEW.rule_type IS DISTINCT FROM OLD.rule_type)
+       AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = NEW.owner_role) THEN
+        RAISE EXCEPTION 'alert rule "%": owner_role % is a superuser, and condition queries never run with superuser rights', NEW.rule_name, NEW.owner_role
+            USING ERRCODE = '42501',
+                  HINT = 'Write the rule as a non-superuser member of mking_analytics_admin (SET ROLE that_role first), or set owner_role to such a role.';
     END IF;
     NEW.updated_at := now();
     RETURN NEW;
 END $$;
-CREATE TRIGGER alert_rules_check_owner BEFORE INSERT OR UPDATE ON alert_rules
-    FOR EACH ROW EXECUTE FUNCTION alert_rules_check_owner();
-COMMENT ON FUNCTION alert_rules_check_owner() IS 'Trigger on alert_rules: owner_role must be the writer or a role the writer belongs to; a changed query is owned by whoever changed it.';
+CREATE TRIGGER alert_rules_validate BEFORE INSERT OR UPDATE ON alert_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_rules_validate();
+COMMENT ON FUNCTION alert_rules_validate() IS
+    'Trigger on alert_rules: checks rule_type, comparison_operator, metric, condition_query, threshold_value, cooldown_minutes and parameters (keys and ranges) with errors that list the accepted values; owner_role must be the writer or a role the writer belongs to and, for query rules, not a superuser; a changed query is owned by whoever changed it.';
 
 -- The three default rules of the plan, disabled until an admin enables them.
 INSERT INTO alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator, is_active, cooldown_minutes, builtin)
@@ -98,10 +185,17 @@ DECLARE
     rel regclass := pg_catalog.to_regclass(relation);
     t text;
     qualified text;
+    problem text;
 BEGIN
+    IF relation IS NULL OR time_column IS NULL OR errors_column IS NULL THEN
+        RAISE EXCEPTION 'set_error_rate_source: % must not be NULL',
+              CASE WHEN relation IS NULL THEN 'relation' WHEN time_column IS NULL THEN 'time_column' ELSE 'errors_column' END
+            USING ERRCODE = '22004',
+                  HINT = 'Give relation, time_column and errors_column (and requests_column for counters), e.g. set_error_rate_source(''public.request_log'', ''logged_at'', ''failed'').';
+    END IF;
     IF rel IS NULL THEN
         RAISE EXCEPTION 'invalid relation %: no such table or view', quote_literal(relation)
-            USING ERRCODE = '42P01', HINT = 'Give an existing table, e.g. ''public.request_log''.';
+            USING ERRCODE = '42P01', HINT = 'Give an existing table, schema-qualified unless it is on your search_path.';
     END IF;
     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO qualified
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
@@ -128,6 +222,13 @@ BEGIN
     END IF;
     IF window_minutes IS NULL OR window_minutes NOT BETWEEN 1 AND 1440 THEN
         RAISE EXCEPTION 'invalid window_minutes %: accepted 1 to 1440', window_minutes USING ERRCODE = '22023';
+    END IF;
+    -- evaluate_alerts() reads it as the extension's owner and would refuse it every round.
+    problem := mking_analytics.source_trust_problem(rel, ARRAY[time_column, errors_column, requests_column],
+                                                    mking_analytics.extension_owner());
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'error-rate source refused: %', problem
+            USING ERRCODE = '42501', HINT = 'Give a table, or a view owned by a superuser.';
     END IF;
     INSERT INTO mking_analytics.error_rate_source AS s (relation, time_column, errors_column, requests_column, window_minutes)
     VALUES (qualified, time_column, errors_column, requests_column, window_minutes)

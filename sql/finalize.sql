@@ -110,9 +110,9 @@ GRANT INSERT, UPDATE, DELETE ON sources, alert_rules, dashboard_configs TO mking
 -- The refresh must see every session's transaction start (pg_stat_activity) and write the
 -- rollups: it runs as the extension's owner, for admins only, with a pinned search_path.
 ALTER FUNCTION refresh_rollups() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule()
+REVOKE EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule(), prune_job_log(interval)
     FROM mking_analytics_reader;
-GRANT EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule()
+GRANT EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule(), prune_job_log(interval)
     TO mking_analytics_admin;
 COMMENT ON FUNCTION refresh_rollups() IS
     'Admins (and the pg_cron job): bring the rollups up to date. Returns per source the status (built, refreshed, up to date; or skipped when another refresh runs), hours and days recomputed and events processed. The watermark stops at the hour the oldest running transaction began.';
@@ -127,7 +127,7 @@ ALTER FUNCTION evaluate_alerts() SECURITY DEFINER SET search_path = pg_catalog, 
 REVOKE EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, text, text, integer)
     FROM mking_analytics_reader;
 GRANT EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, text, text, integer),
-      alert_rules_check_owner() TO mking_analytics_admin;
+      alert_rules_validate() TO mking_analytics_admin;
 REVOKE ALL ON PROCEDURE run_alert_loop(integer, numeric) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE run_alert_loop(integer, numeric) TO mking_analytics_admin;
 GRANT INSERT, UPDATE, DELETE ON error_rate_source TO mking_analytics_admin;

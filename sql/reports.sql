@@ -27,11 +27,13 @@ CREATE TABLE report_subscribers (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     report_type text NOT NULL CHECK (report_type IN ('daily', 'weekly', 'monthly')),
     email       text NOT NULL CHECK (email ~ '^[^@\s<>]+@[^@\s<>]+$'),
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (report_type, email)
+    created_at  timestamptz NOT NULL DEFAULT now()
 );
+-- One subscription per kind and mailbox: addresses compare case-insensitively (OPS@example.com
+-- is ops@example.com); the address is stored as first subscribed.
+CREATE UNIQUE INDEX report_subscribers_kind_email_idx ON report_subscribers (report_type, lower(email));
 COMMENT ON TABLE report_subscribers IS
-    'Who receives each kind of report by email (the listener sends the HTML with the PDF attached).';
+    'Who receives each kind of report by email (the listener sends the HTML with the PDF attached). One row per kind and address, addresses compared case-insensitively.';
 
 CREATE FUNCTION report_jobs() RETURNS TABLE (job_name text, job_schedule text, command text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -168,34 +170,38 @@ COMMENT ON FUNCTION generate_report(text, date, text) IS
 CREATE FUNCTION report_checked_id(id bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'report id must not be NULL' USING ERRCODE = '22004',
+            HINT = 'Pass the id of a stored report: SELECT id, report_type, period_start, tz FROM mking_analytics.reports ORDER BY id lists them.';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM mking_analytics.reports r WHERE r.id = report_checked_id.id) THEN
         RAISE EXCEPTION 'no report with id %', coalesce(id::text, 'NULL') USING ERRCODE = 'no_data_found',
             HINT = 'SELECT id, report_type, period_start, tz FROM mking_analytics.reports ORDER BY id lists them.';
     END IF;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION report_checked_id(bigint) IS 'Internal: the id of a stored report, or SQLSTATE P0002 (no_data_found) naming it.';
+COMMENT ON FUNCTION report_checked_id(bigint) IS 'Internal: the id of a stored report; SQLSTATE 22004 (null_value_not_allowed) for a NULL id, P0002 (no_data_found) naming an unknown one.';
 
 CREATE FUNCTION report_html(id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT r.html FROM mking_analytics.reports r WHERE r.id = (SELECT mking_analytics.report_checked_id($1))
 $$;
 COMMENT ON FUNCTION report_html(bigint) IS
-    'The stored report as self-contained HTML. Unknown id: SQLSTATE P0002 (no_data_found). Save it: psql -Atc "select mking_analytics.report_html(1)" > r.html';
+    'The stored report as self-contained HTML. NULL id: SQLSTATE 22004 (null_value_not_allowed); unknown id: P0002 (no_data_found). Save it: psql -Atc "select mking_analytics.report_html(1)" > r.html';
 
 CREATE FUNCTION report_json(id bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT r.data FROM mking_analytics.reports r WHERE r.id = (SELECT mking_analytics.report_checked_id($1))
 $$;
 COMMENT ON FUNCTION report_json(bigint) IS
-    'The stored report''s data as jsonb (figures with previous value and change %, charts, tables, insights, recommendations, coverage, section_errors). Unknown id: SQLSTATE P0002.';
+    'The stored report''s data as jsonb (figures with previous value and change %, charts, tables, insights, recommendations, coverage, section_errors). NULL id: SQLSTATE 22004; unknown id: P0002.';
 
 CREATE FUNCTION report_pdf(id bigint) RETURNS bytea
 LANGUAGE sql STABLE AS $$
     SELECT r.pdf FROM mking_analytics.reports r WHERE r.id = (SELECT mking_analytics.report_checked_id($1))
 $$;
 COMMENT ON FUNCTION report_pdf(bigint) IS
-    'The stored report as PDF. Unknown id: SQLSTATE P0002. Save it: psql -Atc "select encode(mking_analytics.report_pdf(1), ''base64'')" | base64 -d > r.pdf';
+    'The stored report as PDF. NULL id: SQLSTATE 22004; unknown id: P0002. Save it: psql -Atc "select encode(mking_analytics.report_pdf(1), ''base64'')" | base64 -d > r.pdf';
 
 -- ---------------------------------------------------------------------------------------------
 -- Subscribers.
@@ -211,10 +217,9 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION report_kind_checked(text) IS 'Internal: the report kind normalized (daily, weekly, monthly), or SQLSTATE 22023 naming the argument.';
 
-CREATE FUNCTION report_subscribe(kind text, email text) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
+CREATE FUNCTION report_email_checked(email text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    k text := mking_analytics.report_kind_checked(kind);
     e text := btrim(email);
 BEGIN
     IF e IS NULL OR e !~ '^[^@\s<>",;]+@[^@\s<>",;]+\.[^@\s<>",;]+$' OR length(e) > 254 THEN
@@ -222,23 +227,36 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'One address per call, without a display name.';
     END IF;
+    RETURN e;
+END $$;
+COMMENT ON FUNCTION report_email_checked(text) IS 'Internal (report_subscribe, report_unsubscribe): the address trimmed, or SQLSTATE 22023 naming it unless it is local@domain.tld (at most 254 characters, no display name).';
+
+CREATE FUNCTION report_subscribe(kind text, email text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    k text := mking_analytics.report_kind_checked(kind);
+    e text := mking_analytics.report_email_checked(email);
+BEGIN
+    -- The unique index compares addresses case-insensitively; the first spelling is kept.
     INSERT INTO mking_analytics.report_subscribers (report_type, email) VALUES (k, e)
-    ON CONFLICT ON CONSTRAINT report_subscribers_report_type_email_key DO NOTHING;
+    ON CONFLICT (report_type, lower(email)) DO NOTHING;
     RETURN FOUND;
 END $$;
 COMMENT ON FUNCTION report_subscribe(text, text) IS
-    'Admins: email every generated report of a kind (daily, weekly, monthly) to an address. True when added, false when it was subscribed already. Invalid kind or email: SQLSTATE 22023.';
+    'Admins: email every generated report of a kind (daily, weekly, monthly) to an address (stored as typed, trimmed). True when added, false when it was subscribed already: addresses compare case-insensitively, so OPS@example.com is ops@example.com. Invalid kind or email: SQLSTATE 22023.';
 
 CREATE FUNCTION report_unsubscribe(kind text, email text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     k text := mking_analytics.report_kind_checked(kind);
+    e text := mking_analytics.report_email_checked(email);
 BEGIN
-    DELETE FROM mking_analytics.report_subscribers s WHERE s.report_type = k AND s.email = btrim(report_unsubscribe.email);
+    DELETE FROM mking_analytics.report_subscribers s WHERE s.report_type = k AND lower(s.email) = lower(e);
     RETURN FOUND;
 END $$;
 COMMENT ON FUNCTION report_unsubscribe(text, text) IS
-    'Admins: stop emailing a kind of report to an address. True when it was subscribed.';
+    'Admins: stop emailing a kind of report to an address (compared case-insensitively). True when it was subscribed, false when not. Invalid kind or email: SQLSTATE 22023, as report_subscribe.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Scheduling: pg_cron 1.4.2 reads schedules in GMT, so one frequent job asks which reports are
@@ -258,6 +276,11 @@ DECLARE
     due timestamp;
     failures integer;
 BEGIN
+    -- Before anything runs (or is announced): a NULL instant would make every report due for a NULL day.
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL: leave it out to run for now()' USING ERRCODE = '22004',
+            HINT = 'SELECT * FROM mking_analytics.run_due_reports(); pass an instant such as ''2024-03-13 07:00+00'' only to simulate it.';
+    END IF;
     -- Overlapping runs (a slow report and the next tick) wait for each other instead of racing.
     PERFORM pg_advisory_xact_lock(hashtext('mking_analytics.run_due_reports'));
     FOR s IN SELECT * FROM mking_analytics.report_schedule WHERE enabled ORDER BY array_position(ARRAY['daily', 'weekly', 'monthly'], report_type) LOOP
@@ -295,4 +318,4 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION run_due_reports(timestamptz) IS
-    'Admins and the pg_cron job: generate every report that is due at as_of in the database''s TimeZone (report_schedule): the last complete day, week and month, once local time has passed the configured time, once (idempotent; a failed period is retried up to max_attempts). Returns what it generated. as_of simulates another instant (tests).';
+    'Admins and the pg_cron job: generate every report that is due at as_of in the database''s TimeZone (report_schedule): the last complete day, week and month, once local time has passed the configured time, once (idempotent; a failed period is retried up to max_attempts). Returns what it generated. as_of simulates another instant (tests); NULL: SQLSTATE 22004 before anything runs.';

@@ -188,6 +188,39 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION rollup_jobs() IS 'The pg_cron job schedule() registers for the rollups: a refresh every minute.';
 
+-- pg_cron records every run in cron.job_run_details and never prunes it. Our jobs alone add about
+-- 3,200 rows a day (the refresh and the alert loop every minute, reports every 5 minutes), so a
+-- nightly job keeps a week of them.
+CREATE FUNCTION prune_job_log(keep interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'invalid keep %: give a non-negative interval', coalesce(quote_literal(keep::text), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Runs that ended longer ago than keep are deleted, e.g. prune_job_log(''7 days'').';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RETURN 0;
+    END IF;
+    -- Only finished runs of our jobs in this database; pg_cron's row security limits a
+    -- non-superuser to the runs of its own jobs.
+    EXECUTE 'DELETE FROM cron.job_run_details d USING cron.job j
+              WHERE j.jobid = d.jobid AND j.jobname LIKE ''mking\_analytics\_%'' AND j.database = current_database()
+                AND d.end_time < now() - $1'
+        USING keep;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END $$;
+COMMENT ON FUNCTION prune_job_log(interval) IS
+    'Admins and the nightly pg_cron job: delete the cron.job_run_details rows of mking_analytics'' jobs in this database that ended more than keep ago (default 7 days). Returns the rows deleted; 0 without pg_cron.';
+
+CREATE FUNCTION maintenance_jobs() RETURNS TABLE (job_name text, job_schedule text, command text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'mking_analytics_prune_job_log', '17 3 * * *', 'SELECT mking_analytics.prune_job_log()'
+$$;
+COMMENT ON FUNCTION maintenance_jobs() IS 'The pg_cron job schedule() registers for housekeeping: prune_job_log() at 03:17 GMT every night.';
+
 CREATE FUNCTION schedule() RETURNS TABLE (job_name text, job_schedule text, command text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -203,6 +236,7 @@ BEGIN
         SELECT * FROM mking_analytics.rollup_jobs()
         UNION ALL SELECT * FROM mking_analytics.alert_jobs()
         UNION ALL SELECT * FROM mking_analytics.report_jobs()
+        UNION ALL SELECT * FROM mking_analytics.maintenance_jobs()
     LOOP
         IF current_database() = current_setting('cron.database_name', true) THEN
             PERFORM cron.schedule(j.job_name, j.job_schedule, j.command);
@@ -216,7 +250,7 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION schedule() IS
-    'Admins: install change capture and register (or update) every pg_cron job of mking_analytics: rollup refresh, alert evaluation, reports. Safe to call again: jobs are upserted by name. Needs pg_cron.';
+    'Admins: install change capture and register (or update) every pg_cron job of mking_analytics: rollup refresh, alert evaluation, reports, nightly pruning of their run log. Safe to call again: jobs are upserted by name. Needs pg_cron.';
 
 CREATE FUNCTION unschedule() RETURNS SETOF text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -96,10 +96,10 @@ $$;
 COMMENT ON FUNCTION reads_elevated() IS
     'Internal: true when the current role is a superuser or owns the extension (as inside refresh_rollups() and evaluate_alerts()), so sources are checked with source_trust_problem().';
 
-CREATE FUNCTION source_trust_problem(rel oid, cols text[]) RETURNS text
+CREATE FUNCTION source_trust_problem(rel oid, cols text[], reader name DEFAULT current_user) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
-        WHEN c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+        WHEN c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = reader)
              OR (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = c.relowner)
             THEN NULL
         WHEN n.nspname LIKE 'pg\_temp\_%'
@@ -107,10 +107,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         WHEN c.relkind NOT IN ('r', 'p', 'm')
             THEN format('%s is a %s owned by %s, not by a superuser: its code would run with the rights of %s',
                         c.oid::regclass, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'f' THEN 'foreign table' ELSE 'relation' END,
-                        c.relowner::regrole, current_user)
+                        c.relowner::regrole, reader)
         WHEN c.relrowsecurity
             THEN format('%s has row-level security and is owned by %s, not by a superuser: its policies would run with the rights of %s',
-                        c.oid::regclass, c.relowner::regrole, current_user)
+                        c.oid::regclass, c.relowner::regrole, reader)
         ELSE (SELECT format('column %I of %s has the user-defined type %s', a.attname, c.oid::regclass, format_type(a.atttypid, NULL))
                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                WHERE a.attrelid = c.oid AND a.attname = ANY (cols) AND a.attnum > 0 AND NOT a.attisdropped
@@ -120,8 +120,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = rel
 $$;
-COMMENT ON FUNCTION source_trust_problem(oid, text[]) IS
-    'Internal: for a reader with reads_elevated(), why reading a source relation could run code another role wrote (a view, foreign table, row-security policy or user-defined column type not owned by a superuser), or NULL. Sources with a problem are refused with SQLSTATE 42501.';
+-- The role that reads sources inside refresh_rollups() and evaluate_alerts() (SECURITY DEFINER).
+CREATE FUNCTION extension_owner() RETURNS name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT e.extowner::regrole::name FROM pg_extension e WHERE e.extname = 'mking_analytics'
+$$;
+COMMENT ON FUNCTION extension_owner() IS
+    'Internal: the extension''s owner, the role refresh_rollups() and evaluate_alerts() read sources as.';
+COMMENT ON FUNCTION source_trust_problem(oid, text[], name) IS
+    'Internal: for a reader with reads_elevated() (default: the current role), why reading a source relation could run code another role wrote (a view, foreign table, row-security policy or user-defined column type not owned by a superuser), or NULL. Sources with a problem are refused with SQLSTATE 42501.';
 
 CREATE FUNCTION set_source(
     source_name   text,
@@ -140,6 +147,7 @@ DECLARE
     rel   regclass;
     col   text;
     qualified text;
+    problem text;
     activity boolean;
     result mking_analytics.sources;
 BEGIN
@@ -161,6 +169,15 @@ BEGIN
     END LOOP;
     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO qualified
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+    -- Analysts' calls read it with their own rights and may use it; the SECURITY DEFINER refresh
+    -- and evaluator will refuse it: say so now, not at the next scheduled run.
+    problem := mking_analytics.source_trust_problem(rel, ARRAY[user_column, time_column, target_column]
+                   || ARRAY(SELECT v FROM jsonb_each_text(coalesce(columns, '{}'::jsonb)) AS e(k, v)),
+                   mking_analytics.extension_owner());
+    IF problem IS NOT NULL THEN
+        RAISE WARNING 'source "%": refresh_rollups() and evaluate_alerts() will refuse it: %', source_name, problem
+            USING HINT = 'Point the source at a table, or have a superuser own the view.';
+    END IF;
     -- NULL keeps what the source was; a new source is activity unless it is the signup source.
     activity := coalesce(is_activity,
                          (SELECT x.is_activity FROM mking_analytics.sources x WHERE x.source_name = set_source.source_name),

@@ -616,5 +616,15 @@ pub(crate) mod tests {
             outcome("SELECT * FROM mking_analytics.schedule()"),
             "55000: pg_cron is not installed in this database"
         );
+        // Pruning pg_cron's run log: nothing to prune without pg_cron; a bad keep is named.
+        assert_eq!(text("SELECT mking_analytics.prune_job_log()::text"), "0");
+        assert_eq!(
+            outcome("SELECT mking_analytics.prune_job_log('-1 day')"),
+            "22023: invalid keep '-1 days': give a non-negative interval"
+        );
+        assert_eq!(
+            outcome("SELECT mking_analytics.prune_job_log(NULL)"),
+            "22023: invalid keep NULL: give a non-negative interval"
+        );
     }
 }

@@ -25,16 +25,19 @@ mod tests {
         text("SELECT string_agg(format('%s=%s', rule_name, status), ' ' ORDER BY rule_id) FROM mking_analytics.evaluate_alerts()")
     }
 
+    /// A rule as the test's superuser writes it; query rules are owned by the plain role
+    /// `it_rule_runner` (a superuser's query rule is refused).
     fn rule(name: &str, kind: &str, what: &str, op: &str, threshold: &str) {
-        let (query, metric) = if kind == "query" {
-            (Some(what), None)
+        let (query, metric, owner) = if kind == "query" {
+            Spi::run("DO $$ BEGIN IF to_regrole('it_rule_runner') IS NULL THEN CREATE ROLE it_rule_runner NOLOGIN; END IF; END $$").unwrap();
+            (Some(what), None, Some("it_rule_runner"))
         } else {
-            (None, Some(what))
+            (None, Some(what), None)
         };
         Spi::run_with_args(
-            "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, condition_query, metric, comparison_operator, threshold_value)
-             VALUES ($1, $2, $3, $4, $5, $6::numeric)",
-            &[name.into(), kind.into(), query.into(), metric.into(), op.into(), threshold.into()],
+            "INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, condition_query, metric, comparison_operator, threshold_value, owner_role)
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, coalesce($7::name, current_user))",
+            &[name.into(), kind.into(), query.into(), metric.into(), op.into(), threshold.into(), owner.into()],
         )
         .unwrap();
     }
@@ -225,7 +228,7 @@ mod tests {
                 "syntax: syntax error at or near \"1\" (SQLSTATE 42601)",
                 "division: division by zero (SQLSTATE 22012)",
                 "text: invalid input syntax for type numeric: \"many\" (SQLSTATE 22P02)",
-                "two rows: the condition query returned more than one row; it must return exactly one",
+                "two rows: the condition query returned more than one row; it must return exactly one (SQLSTATE 21000)",
                 "slow: canceling statement due to statement timeout (SQLSTATE 57014)",
             ]
             .join("\n")
@@ -282,7 +285,14 @@ mod tests {
             "who",
             "SELECT CASE WHEN current_user = 'rule_owner' THEN 1 ELSE 0 END",
         );
+        // A superuser's query rule is refused when written ...
+        assert_eq!(
+            outcome("INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, condition_query, threshold_value) VALUES ('mine', 'query', 'SELECT 1', 0)"),
+            "42501: alert rule \"mine\": owner_role postgres is a superuser, and condition queries never run with superuser rights"
+        );
+        // ... and refused when run, if its owner became a superuser since.
         rule("superuser owned", "query", "SELECT 1", ">", "0");
+        Spi::run("CREATE ROLE later_super NOLOGIN; UPDATE mking_analytics.alert_rules SET owner_role = 'later_super' WHERE rule_name = 'superuser owned'; ALTER ROLE later_super SUPERUSER").unwrap();
         assert_eq!(
             evaluate(),
             "reads its own=fired reads secret=error writes=error nextval=error set role=error session auth=error read write=error who=fired superuser owned=error"
@@ -297,7 +307,7 @@ mod tests {
                 "set role: cannot set parameter \"role\" within security-restricted operation (SQLSTATE 42501)",
                 "session auth: cannot set parameter \"session_authorization\" within security-restricted operation (SQLSTATE 42501)",
                 "read write: cannot set transaction read-write mode inside a read-only transaction (SQLSTATE 25001)",
-                "superuser owned: owner role \"postgres\" is a superuser; condition queries never run with superuser rights: recreate the rule as a non-superuser admin",
+                "superuser owned: owner role \"later_super\" is a superuser; condition queries never run with superuser rights: recreate the rule as a non-superuser admin (SQLSTATE 42501)",
             ]
             .join("\n")
         );
@@ -344,7 +354,7 @@ mod tests {
         );
         assert_eq!(
             outcome("INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator) VALUES ('y', 'metric', 'posts_1h', 1, '!=')"),
-            "23514: new row for relation \"alert_rules\" violates check constraint \"alert_rules_comparison_operator_check\""
+            "22023: alert rule \"y\": invalid comparison_operator '!='"
         );
         Spi::run("RESET ROLE").unwrap();
     }
@@ -421,18 +431,35 @@ mod tests {
             text("SELECT alert_message FROM mking_analytics.alert_triggers"),
             "errors anomaly: error_rate = 50.00 is above the expected band 10.00 to 40.00 (median 25.00 of the same hour in 3 earlier weeks)"
         );
-        // Bad parameters are the rule's error, not "not enough history".
-        Spi::run("UPDATE mking_analytics.alert_rules SET parameters = '{\"sensitivity\": \"3\"}'")
-            .unwrap();
+        // Bad parameters are refused when written.
+        let set = |p: &str| {
+            outcome(&format!(
+                "UPDATE mking_analytics.alert_rules SET parameters = '{p}'"
+            ))
+        };
         assert_eq!(
-            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
-            "error: invalid parameters.sensitivity \"3\": a JSON number is required"
+            set(r#"{"sensitivity": "3"}"#),
+            "22023: alert rule \"errors anomaly\": invalid parameters.sensitivity \"3\""
         );
-        Spi::run("UPDATE mking_analytics.alert_rules SET parameters = '{\"sensitivity\": 0}'")
-            .unwrap();
         assert_eq!(
-            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
-            "error: invalid parameters.sensitivity 0: a number above 0 is required (default 3)"
+            set(r#"{"sensitivity": 0}"#),
+            "22023: alert rule \"errors anomaly\": invalid parameters.sensitivity 0"
+        );
+        assert_eq!(
+            set(r#"{"sensitivty": 2}"#),
+            "22023: alert rule \"errors anomaly\": unknown parameters key 'sensitivty'"
+        );
+        assert_eq!(
+            set(r#"{"weeks": 2}"#),
+            "22023: alert rule \"errors anomaly\": invalid parameters.weeks 2"
+        );
+        assert_eq!(
+            set(r#"{"direction": "sideways"}"#),
+            "22023: alert rule \"errors anomaly\": invalid parameters.direction \"sideways\""
+        );
+        assert_eq!(
+            set(r#"{"weeks": 52, "direction": "below", "sensitivity": null}"#),
+            "ok"
         );
     }
 
@@ -484,6 +511,151 @@ mod tests {
         assert_eq!(
             text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
             "skipped: active_users_1h: not enough history for an expected band (2 earlier weeks with data at this hour; 3 needed)"
+        );
+    }
+
+    #[pg_test]
+    fn rule_mistakes_are_refused_when_written_with_the_accepted_values() {
+        Spi::run("DELETE FROM mking_analytics.alert_rules").unwrap();
+        let insert = |cols: &str, vals: &str| {
+            outcome(&format!(
+                "INSERT INTO mking_analytics.alert_rules ({cols}) VALUES ({vals})"
+            ))
+        };
+        assert_eq!(
+            insert(
+                "rule_name, rule_type, comparison_operator, threshold_value",
+                "'no metric', 'metric', '>', 1"
+            ),
+            "22023: alert rule \"no metric\": invalid metric NULL"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, rule_type, metric",
+                "'no metric', 'anomaly', 'posts'"
+            ),
+            "22023: alert rule \"no metric\": invalid metric 'posts'"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, rule_type, metric, threshold_value",
+                "'t', 'metrc', 'posts_1h', 1"
+            ),
+            "22023: alert rule \"t\": invalid rule_type 'metrc'"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, metric, comparison_operator, threshold_value",
+                "'op', 'posts_1h', '=>', 1"
+            ),
+            "22023: alert rule \"op\": invalid comparison_operator '=>'"
+        );
+        assert_eq!(
+            insert("rule_name, metric", "'no threshold', 'posts_1h'"),
+            "22023: alert rule \"no threshold\": a metric rule needs a threshold_value"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, metric, threshold_value",
+                "'nan', 'posts_1h', 'NaN'"
+            ),
+            "22023: alert rule \"nan\": threshold_value NaN compares above every number"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, metric, threshold_value, parameters",
+                "'p', 'posts_1h', 1, '{\"timeout_ms\": 100}'"
+            ),
+            "22023: alert rule \"p\": unknown parameters key 'timeout_ms'"
+        );
+        Spi::run("CREATE ROLE it_plain NOLOGIN").unwrap();
+        assert_eq!(
+            insert(
+                "rule_name, rule_type, condition_query, threshold_value, owner_role, parameters",
+                "'slow', 'query', 'SELECT 1', 0, 'it_plain', '{\"timeout_ms\": 100000}'"
+            ),
+            "22023: alert rule \"slow\": invalid parameters.timeout_ms 100000"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, rule_type, threshold_value, owner_role",
+                "'q', 'query', 0, 'it_plain'"
+            ),
+            "22023: alert rule \"q\": a query rule needs a condition_query"
+        );
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.alert_rules"),
+            "0"
+        );
+
+        // A rule that never fired is "not" above its threshold; one whose alert clears is "no longer".
+        platform();
+        rule("quiet", "metric", "posts_1h", ">", "5");
+        assert_eq!(
+            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
+            "ok: quiet: posts_1h = 0, not > 5.0000"
+        );
+        // The evaluator's bookkeeping is not an edit: updated_at stays.
+        Spi::run("UPDATE mking_analytics.alert_rules SET updated_at = '2020-01-01 00:00+00'")
+            .unwrap();
+        Spi::run("SELECT count(*) FROM mking_analytics.evaluate_alerts()").unwrap();
+        assert_eq!(
+            text("SELECT format('%s %s', last_status, updated_at AT TIME ZONE 'UTC') FROM mking_analytics.alert_rules"),
+            "ok 2020-01-01 00:00:00"
+        );
+    }
+
+    #[pg_test]
+    fn an_anomaly_band_of_a_count_never_goes_below_zero() {
+        platform();
+        Spi::run(
+            "DELETE FROM mking_analytics.alert_rules;
+             -- The platform's first post, 4 weeks and 2 hours ago: four earlier weeks with 0 posts at this hour.
+             INSERT INTO posts (id, user_id, created_at) VALUES (1, 1, pg_temp.ago(4 * 7 * 24 * 60 + 120));
+             INSERT INTO mking_analytics.alert_rules (rule_name, rule_type, metric) VALUES ('posts calm', 'anomaly', 'posts_1h');",
+        )
+        .unwrap();
+        // Median 0, half-width 3 × max(MAD 0, √0, 0, 1) = 3: the band is [0, 3], not [-3, 3].
+        assert_eq!(
+            text("SELECT format('%s %s %s: %s', status, value, threshold, message) FROM mking_analytics.evaluate_alerts()"),
+            "ok 0 0.0000: posts calm: posts_1h = 0 is inside the expected band 0.00 to 3.00 (median 0.00 of the same hour in 4 earlier weeks)"
+        );
+    }
+
+    #[pg_test]
+    fn an_unusable_error_rate_source_is_refused_when_set_and_nulls_only_its_metric() {
+        platform();
+        Spi::run(
+            "CREATE ROLE it_vowner NOLOGIN;
+             CREATE TABLE public.req (at timestamptz, failed boolean);
+             INSERT INTO public.req VALUES (clock_timestamp() - interval '1 min', true);
+             CREATE VIEW public.req_v AS SELECT * FROM public.req;
+             ALTER VIEW public.req_v OWNER TO it_vowner;
+             INSERT INTO likes (user_id, post_id, created_at) VALUES (4, 10, pg_temp.ago(2));",
+        )
+        .unwrap();
+        assert_eq!(
+            outcome("SELECT mking_analytics.set_error_rate_source(NULL, 'at', 'failed')"),
+            "22004: set_error_rate_source: relation must not be NULL"
+        );
+        assert_eq!(
+            outcome("SELECT mking_analytics.set_error_rate_source('public.req_v', 'at', 'failed')"),
+            "42501: error-rate source refused: public.req_v is a view owned by it_vowner, not by a superuser: its code would run with the rights of postgres"
+        );
+        assert_eq!(
+            outcome("SELECT mking_analytics.set_error_rate_source('public.req', 'at', 'failed')"),
+            "ok"
+        );
+        assert_eq!(
+            text("SELECT format('%s %s', interactions_5m, error_rate) FROM mking_analytics.live_metrics()"),
+            "1 100.00"
+        );
+        // Pointed at the view behind the function's back (say, by a restore): live_metrics() keeps
+        // its other columns, error_rate is NULL (with a WARNING).
+        Spi::run("UPDATE mking_analytics.error_rate_source SET relation = 'public.req_v'").unwrap();
+        assert_eq!(
+            text("SELECT format('%s %s', interactions_5m, coalesce(error_rate::text, 'NULL')) FROM mking_analytics.live_metrics()"),
+            "1 NULL"
         );
     }
 }

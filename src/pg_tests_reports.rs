@@ -475,6 +475,121 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_null_report_id_raises_22004_naming_it() {
+        // A stored row, so the lookup has something to scan: NULL is refused, not "not found".
+        let id = int(
+            "INSERT INTO mking_analytics.reports (report_type, period_start, period_end, tz)
+             VALUES ('daily', '2024-03-12', '2024-03-13', 'UTC') RETURNING id",
+        );
+        for f in ["report_html", "report_json", "report_pdf"] {
+            assert_eq!(
+                outcome(&format!("SELECT mking_analytics.{f}(NULL)")),
+                "22004: report id must not be NULL",
+                "{f}"
+            );
+            assert_eq!(
+                outcome(&format!("SELECT mking_analytics.{f}({id})")),
+                "ok",
+                "{f}"
+            );
+        }
+    }
+
+    #[pg_test]
+    fn subscriptions_compare_addresses_case_insensitively() {
+        assert_eq!(
+            text("SELECT mking_analytics.report_subscribe('weekly', 'ops@example.com')::text"),
+            "true"
+        );
+        // The same mailbox in other letters is the same subscription: no second row.
+        assert_eq!(
+            text("SELECT mking_analytics.report_subscribe('Weekly', ' OPS@Example.COM ')::text"),
+            "false"
+        );
+        assert_eq!(
+            text("SELECT string_agg(report_type || ' ' || email, ', ' ORDER BY id) FROM mking_analytics.report_subscribers"),
+            "weekly ops@example.com"
+        );
+        // Another kind is another subscription; the address is kept as typed (trimmed).
+        assert_eq!(
+            text("SELECT mking_analytics.report_subscribe('daily', ' Ops@Example.com ')::text"),
+            "true"
+        );
+        assert_eq!(
+            text("SELECT string_agg(report_type || ' ' || email, ', ' ORDER BY id) FROM mking_analytics.report_subscribers"),
+            "weekly ops@example.com, daily Ops@Example.com"
+        );
+        // Unsubscribing matches case-insensitively too, and only the kind given.
+        assert_eq!(
+            text("SELECT mking_analytics.report_unsubscribe('WEEKLY', 'OPS@EXAMPLE.COM')::text"),
+            "true"
+        );
+        assert_eq!(
+            text("SELECT mking_analytics.report_unsubscribe('weekly', 'ops@example.com')::text"),
+            "false"
+        );
+        assert_eq!(
+            text("SELECT mking_analytics.report_unsubscribe('daily', 'ops@example.com')::text"),
+            "true"
+        );
+        assert_eq!(
+            int("SELECT count(*) FROM mking_analytics.report_subscribers"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn unsubscribe_checks_kind_and_address_like_subscribe() {
+        for f in ["report_subscribe", "report_unsubscribe"] {
+            assert_eq!(
+                outcome(&format!(
+                    "SELECT mking_analytics.{f}('weekly', 'not an email')"
+                )),
+                "22023: invalid email 'not an email': expected an address such as ops@example.com",
+                "{f}"
+            );
+            assert_eq!(
+                outcome(&format!("SELECT mking_analytics.{f}('weekly', 'a@b')")),
+                "22023: invalid email 'a@b': expected an address such as ops@example.com",
+                "{f}"
+            );
+            assert_eq!(
+                outcome(&format!("SELECT mking_analytics.{f}('weekly', NULL)")),
+                "22023: invalid email NULL: expected an address such as ops@example.com",
+                "{f}"
+            );
+            // The kind is checked first.
+            assert_eq!(
+                outcome(&format!(
+                    "SELECT mking_analytics.{f}('yearly', 'not an email')"
+                )),
+                "22023: invalid kind 'yearly': accepted values are 'daily', 'weekly', 'monthly'",
+                "{f}"
+            );
+        }
+        // A valid address that is not subscribed is simply not there.
+        assert_eq!(
+            text("SELECT mking_analytics.report_unsubscribe('weekly', 'nobody@example.com')::text"),
+            "false"
+        );
+    }
+
+    #[pg_test]
+    fn run_due_reports_refuses_a_null_as_of_before_running_anything() {
+        dataset();
+        assert_eq!(
+            outcome("SELECT * FROM mking_analytics.run_due_reports(NULL)"),
+            "22004: as_of must not be NULL: leave it out to run for now()"
+        );
+        // Nothing was generated or logged (every kind would have been due).
+        assert_eq!(
+            int("SELECT count(*) FROM mking_analytics.report_generation_logs"),
+            0
+        );
+        assert_eq!(int("SELECT count(*) FROM mking_analytics.reports"), 0);
+    }
+
+    #[pg_test]
     fn scheduled_reports_run_at_local_time_across_dst_exactly_once() {
         dataset();
         // Europe/Berlin leaves CET (+01) for CEST (+02) on 2024-03-31 at 01:00 UTC. Ticks every

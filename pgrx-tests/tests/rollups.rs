@@ -822,11 +822,11 @@ fn rollups_cron_schedule_unschedule() {
     drop(plain);
 
     let mut c = cron_db();
-    // Every feature's jobs (rollups, alerts, reports), each registered once.
+    // Every feature's jobs (rollups, alerts, reports, housekeeping), each registered once.
     let expected = rows(
         &mut c,
         "SELECT * FROM mking_analytics.rollup_jobs() UNION ALL SELECT * FROM mking_analytics.alert_jobs()
-         UNION ALL SELECT * FROM mking_analytics.report_jobs()",
+         UNION ALL SELECT * FROM mking_analytics.report_jobs() UNION ALL SELECT * FROM mking_analytics.maintenance_jobs()",
     );
     assert!(expected.contains(&format!(
         "{JOB}|* * * * *|SELECT * FROM mking_analytics.refresh_rollups()"
@@ -846,6 +846,31 @@ fn rollups_cron_schedule_unschedule() {
         int(&mut c, "SELECT count(*) FROM mking_analytics.rollup_state") >= 7,
         "schedule() must install change capture"
     );
+    // The nightly pruning: finished runs of our jobs older than `keep` go; a running one, a recent
+    // one and another job's stay.
+    exec(
+        &mut c,
+        "SELECT cron.schedule('it_other_job', '0 0 1 1 *', 'SELECT 1');
+         INSERT INTO cron.job_run_details (jobid, database, username, command, status, start_time, end_time)
+         SELECT j.jobid, current_database(), current_user, j.command, 'succeeded', now() - a, now() - a + interval '1 second'
+           FROM cron.job j, (VALUES (interval '8 days'), (interval '1 day')) v(a)
+          WHERE j.jobname IN ('mking_analytics_alerts', 'it_other_job');
+         INSERT INTO cron.job_run_details (jobid, database, username, command, status, start_time)
+         SELECT jobid, current_database(), current_user, command, 'running', now() - interval '9 days'
+           FROM cron.job WHERE jobname = 'mking_analytics_alerts';",
+    );
+    let runs = "SELECT string_agg(format('%s %s %s', j.jobname, d.status, extract(day FROM now() - d.start_time)), ', ' ORDER BY j.jobname, d.start_time)
+                  FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+                 WHERE j.jobname IN ('mking_analytics_alerts', 'it_other_job') AND d.start_time < now() - interval '1 hour'";
+    assert_eq!(
+        int(&mut c, "SELECT mking_analytics.prune_job_log('7 days')"),
+        1
+    );
+    assert_eq!(
+        scalar(&mut c, runs).as_deref(),
+        Some("it_other_job succeeded 8, it_other_job succeeded 1, mking_analytics_alerts running 9, mking_analytics_alerts succeeded 1")
+    );
+    exec(&mut c, "SELECT cron.unschedule('it_other_job'); DELETE FROM cron.job_run_details WHERE jobid NOT IN (SELECT jobid FROM cron.job)");
     let mut removed = rows(&mut c, "SELECT * FROM mking_analytics.unschedule()");
     removed.sort();
     let mut names: Vec<String> = expected

@@ -7,7 +7,7 @@
 
 use crate::errors::spi;
 use crate::kernels::alerts::{
-    anomaly_band, decide, payload_json, Action, OpenTrigger, Operator, Payload,
+    anomaly_band, decide, live_payload, payload_json, Action, OpenTrigger, Operator, Payload,
 };
 use crate::sources::{Source, Sources};
 use pgrx::datum::DatumWithOid;
@@ -276,11 +276,19 @@ fn metric_at(sources: &Sources, metric: &str, at: Tstz) -> Option<String> {
     }
 }
 
-fn live_at(at: Tstz) -> Live {
-    let sources = Sources::load();
+/// Every live metric at `at`, each in its own subtransaction: one that cannot be computed (a
+/// refused or unreadable source) is NULL with a WARNING naming the cause, and the others still
+/// count, so a dashboard panel and the rules on other metrics keep working.
+fn live_at(sources: &Sources, at: Tstz) -> Live {
     let mut live = Live::default();
     for metric in METRICS {
-        live.set(metric, metric_at(&sources, metric, at));
+        match isolated(|| metric_at(sources, metric, at)) {
+            Ok(value) => live.set(metric, value),
+            Err(e) => {
+                pgrx::warning!("mking_analytics: live metric {metric} is NULL: {e}");
+                live.failed.push((metric.to_string(), e));
+            }
+        }
     }
     live
 }
@@ -305,7 +313,8 @@ fn num(text: &Option<String>) -> Option<AnyNumeric> {
 
 /// Live platform metrics for monitoring: users active in the last hour, posts in the last hour,
 /// interactions in the last 5 minutes and the application's error rate (NULL without a source).
-#[pg_extern(volatile, parallel_safe)]
+/// Subtransactions (one per metric) rule out parallel workers.
+#[pg_extern(volatile, parallel_unsafe)]
 fn live_metrics() -> TableIterator<
     'static,
     (
@@ -317,7 +326,7 @@ fn live_metrics() -> TableIterator<
     ),
 > {
     let at = clock();
-    let l = live_at(at);
+    let l = live_at(&Sources::load(), at);
     TableIterator::once((
         at,
         l.active_users_1h,
@@ -339,18 +348,13 @@ fn iso(at: Tstz) -> String {
 }
 
 fn live_json(at: Tstz, l: &Live) -> String {
-    let rate = l
-        .error_rate
-        .as_deref()
-        .and_then(|t| serde_json::value::RawValue::from_string(t.to_string()).ok());
-    serde_json::json!({
-        "time": iso(at),
-        "active_users_1h": l.active_users_1h,
-        "posts_1h": l.posts_1h,
-        "interactions_5m": l.interactions_5m,
-        "error_rate": rate,
-    })
-    .to_string()
+    live_payload(
+        &iso(at),
+        l.active_users_1h,
+        l.posts_1h,
+        l.interactions_5m,
+        l.error_rate.as_deref(),
+    )
 }
 
 fn notify(channel: &str, payload: &str) {
@@ -401,6 +405,11 @@ fn caught_message(e: pg_sys::panic::CaughtError) -> String {
         }
         CaughtError::RustPanic { ereport, .. } => ereport.message().to_string(),
     }
+}
+
+/// A rule failure the evaluator itself detects, recorded like PostgreSQL's: message (SQLSTATE).
+fn failure(code: &str, message: impl std::fmt::Display) -> String {
+    format!("{message} (SQLSTATE {code})")
 }
 
 /// The five-character SQLSTATE of PostgreSQL's packed error code (MAKE_SQLSTATE).
@@ -490,11 +499,15 @@ fn run_condition_query(sql: &str, owner: &str, timeout_ms: i32) -> Result<Option
         "looking up the rule owner",
     );
     let Some((Some(oid), is_super)) = role else {
-        return Err(format!("owner role \"{owner}\" does not exist"));
+        return Err(failure(
+            "42704",
+            format!("owner role \"{owner}\" does not exist"),
+        ));
     };
     if is_super {
-        return Err(format!(
-            "owner role \"{owner}\" is a superuser; condition queries never run with superuser rights: recreate the rule as a non-superuser admin"
+        return Err(failure(
+            "42501",
+            format!("owner role \"{owner}\" is a superuser; condition queries never run with superuser rights: recreate the rule as a non-superuser admin"),
         ));
     }
     let body = sql
@@ -520,9 +533,10 @@ fn run_condition_query(sql: &str, owner: &str, timeout_ms: i32) -> Result<Option
     .and_then(|(n, v)| match n {
         0 => Ok(None),
         1 => Ok(v),
-        _ => {
-            Err("the condition query returned more than one row; it must return exactly one".into())
-        }
+        _ => Err(failure(
+            "21000",
+            "the condition query returned more than one row; it must return exactly one",
+        )),
     })
 }
 
@@ -599,15 +613,22 @@ struct Verdict {
 
 fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
     let o = Operator::parse(op).ok_or_else(|| {
-        format!(
-            "invalid comparison_operator '{op}'; accepted {}",
-            Operator::ACCEPTED
+        failure(
+            "22023",
+            format!(
+                "invalid comparison_operator '{op}'; accepted {}",
+                Operator::ACCEPTED
+            ),
         )
     })?;
-    let v =
-        AnyNumeric::try_from(value).map_err(|e| format!("value {value} is not a number: {e}"))?;
-    let t = AnyNumeric::try_from(threshold)
-        .map_err(|e| format!("threshold {threshold} is not a number: {e}"))?;
+    let v = AnyNumeric::try_from(value)
+        .map_err(|e| failure("22P02", format!("value {value} is not a number: {e}")))?;
+    let t = AnyNumeric::try_from(threshold).map_err(|e| {
+        failure(
+            "22P02",
+            format!("threshold {threshold} is not a number: {e}"),
+        )
+    })?;
     Ok(o.holds(v.cmp(&t)))
 }
 
@@ -615,10 +636,12 @@ fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
 fn param_f64(p: &serde_json::Value, key: &str, default: f64) -> Result<f64, String> {
     match p.get(key) {
         None | Some(serde_json::Value::Null) => Ok(default),
-        Some(v) => v
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| format!("invalid parameters.{key} {v}: a JSON number is required")),
+        Some(v) => v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+            failure(
+                "22023",
+                format!("invalid parameters.{key} {v}: a JSON number is required"),
+            )
+        }),
     }
 }
 
@@ -626,7 +649,10 @@ fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Resul
     let label = rule.metric.clone().unwrap_or_else(|| "value".into());
     match rule.rule_type.as_str() {
         "query" => {
-            let sql = rule.query.as_deref().ok_or("condition_query is NULL")?;
+            let sql = rule
+                .query
+                .as_deref()
+                .ok_or_else(|| failure("22004", "condition_query is NULL"))?;
             let timeout = param_f64(&rule.params, "timeout_ms", DEFAULT_TIMEOUT_MS as f64)?
                 .clamp(1.0, MAX_TIMEOUT_MS as f64) as i32;
             let value = run_condition_query(sql, &rule.owner, timeout)?;
@@ -637,14 +663,18 @@ fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Resul
         }
         "metric" => threshold_verdict(rule, &label, live.get(&label)),
         "anomaly" => anomaly_verdict(rule, &label, sources, live.get(&label), at),
-        other => Err(format!(
-            "unknown rule_type '{other}'; accepted 'query', 'metric', 'anomaly'"
+        other => Err(failure(
+            "22023",
+            format!("unknown rule_type '{other}'; accepted 'query', 'metric', 'anomaly'"),
         )),
     }
 }
 
 fn threshold_verdict(rule: &Rule, label: &str, value: Option<String>) -> Result<Verdict, String> {
-    let threshold = rule.threshold.clone().ok_or("threshold_value is NULL")?;
+    let threshold = rule
+        .threshold
+        .clone()
+        .ok_or_else(|| failure("22004", "threshold_value is NULL"))?;
     let Some(v) = value else {
         return Ok(Verdict {
             condition: None,
@@ -658,8 +688,14 @@ fn threshold_verdict(rule: &Rule, label: &str, value: Option<String>) -> Result<
     let message = if fires {
         format!("{}: {label} = {v} {} {threshold}", rule.name, rule.operator)
     } else {
+        // "no longer" only when an open alert is being resolved.
+        let not = if rule.open.is_some() {
+            "no longer"
+        } else {
+            "not"
+        };
         format!(
-            "{}: {label} = {v}, no longer {} {threshold}",
+            "{}: {label} = {v}, {not} {} {threshold}",
             rule.name, rule.operator
         )
     };
@@ -729,8 +765,9 @@ fn anomaly_verdict(
 ) -> Result<Verdict, String> {
     let sensitivity = param_f64(&rule.params, "sensitivity", 3.0)?;
     if sensitivity <= 0.0 {
-        return Err(format!(
-            "invalid parameters.sensitivity {sensitivity}: a number above 0 is required (default 3)"
+        return Err(failure(
+            "22023",
+            format!("invalid parameters.sensitivity {sensitivity}: a number above 0 is required (default 3)"),
         ));
     }
     let weeks = param_f64(&rule.params, "weeks", 6.0)?.clamp(3.0, 52.0) as i32;
@@ -741,8 +778,11 @@ fn anomaly_verdict(
         .unwrap_or("both")
         .to_string();
     if !matches!(direction.as_str(), "both" | "above" | "below") {
-        return Err(format!(
-            "invalid parameters.direction '{direction}'; accepted 'both', 'above', 'below'"
+        return Err(failure(
+            "22023",
+            format!(
+                "invalid parameters.direction '{direction}'; accepted 'both', 'above', 'below'"
+            ),
         ));
     }
     let skip = |why: String| Verdict {
@@ -767,12 +807,14 @@ fn anomaly_verdict(
             }
         }
     }
-    let Some(band) = anomaly_band(&history, sensitivity) else {
+    let Some(mut band) = anomaly_band(&history, sensitivity) else {
         return Ok(skip(format!(
             "{metric}: not enough history for an expected band ({} earlier weeks with data at this hour; 3 needed)",
             history.len()
         )));
     };
+    // Every metric is a count or a percentage: a band edge below 0 would be unreachable noise.
+    band.lower = band.lower.max(0.0);
     let round4 = |x: f64| format!("{:.4}", x);
     let (fires, op, edge) = if v < band.lower && direction != "above" {
         (true, "<", band.lower)
@@ -793,7 +835,12 @@ fn anomaly_verdict(
         "{}: {metric} = {} is {} the expected band {:.2} to {:.2} (median {:.2} of the same hour in {} earlier weeks)",
         rule.name,
         value.as_deref().unwrap_or("?"),
-        if fires { if op == "<" { "below" } else { "above" } } else { "back inside" },
+        match (fires, op, rule.open.is_some()) {
+            (true, "<", _) => "below",
+            (true, _, _) => "above",
+            (false, _, true) => "back inside",
+            (false, _, false) => "inside",
+        },
         band.lower,
         band.upper,
         band.median,
@@ -981,16 +1028,7 @@ fn evaluate_alerts() -> TableIterator<
     // Each metric in its own subtransaction: a broken error-rate source must not silence the
     // rules on the other metrics.
     let sources = Sources::load();
-    let mut live = Live::default();
-    for metric in METRICS {
-        match isolated(|| metric_at(&sources, metric, at)) {
-            Ok(value) => live.set(metric, value),
-            Err(e) => {
-                pgrx::warning!("mking_analytics: live metric {metric} failed: {e}");
-                live.failed.push((metric.to_string(), e));
-            }
-        }
-    }
+    let live = live_at(&sources, at);
     let mut out = Vec::new();
     resolve_inactive(at);
     for rule in load_rules(at) {

@@ -151,6 +151,33 @@ fn number(text: Option<&str>) -> Option<Box<RawValue>> {
     RawValue::from_string(raw).ok()
 }
 
+/// The live metrics as pushed on `mking_analytics_live`: the same figures as `live_metrics()`,
+/// the error rate with its two decimals kept (`4.00`, not `4.0`).
+pub fn live_payload(
+    time: &str,
+    active_users_1h: Option<i64>,
+    posts_1h: Option<i64>,
+    interactions_5m: Option<i64>,
+    error_rate: Option<&str>,
+) -> String {
+    #[derive(Serialize)]
+    struct Live<'a> {
+        time: &'a str,
+        active_users_1h: Option<i64>,
+        posts_1h: Option<i64>,
+        interactions_5m: Option<i64>,
+        error_rate: Option<Box<RawValue>>,
+    }
+    serde_json::to_string(&Live {
+        time,
+        active_users_1h,
+        posts_1h,
+        interactions_5m,
+        error_rate: number(error_rate),
+    })
+    .unwrap_or_default()
+}
+
 /// Longest prefix of `s` of at most `max_bytes` bytes ending on a character boundary.
 pub fn cut_at_char_boundary(s: &str, max_bytes: usize) -> &str {
     if s.len() <= max_bytes {
@@ -331,6 +358,21 @@ mod tests {
             ..p.clone()
         };
         assert!(payload_json(&none).contains(r#""value":null"#));
+    }
+
+    #[test]
+    fn live_payload_keeps_the_error_rate_digits() {
+        assert_eq!(
+            live_payload(
+                "2026-12-03T10:00:00.000000Z",
+                Some(5),
+                Some(0),
+                None,
+                Some("4.00")
+            ),
+            r#"{"time":"2026-12-03T10:00:00.000000Z","active_users_1h":5,"posts_1h":0,"interactions_5m":null,"error_rate":4.00}"#
+        );
+        assert!(live_payload("t", None, None, None, None).ends_with(r#""error_rate":null}"#));
     }
 
     #[test]
