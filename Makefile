@@ -6,7 +6,7 @@ deps:            ## install system packages, cargo-pgrx 0.18.1 and pgrx's config
 	scripts/install-deps.sh
 
 install: deps    ## build and install the extension into the system PostgreSQL 15
-	cargo pgrx install --release --pg-config /usr/bin/pg_config
+	scripts/install.sh
 
 demo: install    ## private cluster + real Stack Exchange data + summary
 	scripts/demo.sh start

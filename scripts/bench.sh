@@ -76,8 +76,8 @@ RESULTS="$REPO/bench/results-$SCALE.txt"
 
 # ---- the extension -------------------------------------------------------------------------
 if [ ! -f "$LIBDIR/mking_analytics.so" ] || [ ! -f "$SHAREDIR/extension/mking_analytics.control" ]; then
-  say "mking_analytics is not installed: cargo pgrx install --release"
-  (cd "$REPO" && cargo pgrx install --release --pg-config "$PG_CONFIG")
+  say "mking_analytics is not installed: scripts/install.sh"
+  (cd "$REPO" && PG_CONFIG="$PG_CONFIG" scripts/install.sh)
 fi
 [ -f "$SHAREDIR/extension/pg_cron.control" ] || die "pg_cron is missing: apt-get install postgresql-15-cron (make deps)"
 

@@ -59,6 +59,12 @@ BEGIN
            = to_jsonb(OLD) - ARRAY['last_evaluated_at', 'last_status', 'last_value', 'last_error', 'updated_at'] THEN
         RETURN NEW;
     END IF;
+    -- builtin rows are left out of pg_dump (CREATE EXTENSION recreates them): a rule marked so by
+    -- hand would silently vanish from backups.
+    IF (TG_OP = 'INSERT' AND NEW.builtin) OR (TG_OP = 'UPDATE' AND NEW.builtin IS DISTINCT FROM OLD.builtin) THEN
+        RAISE EXCEPTION 'alert rule "%": builtin cannot be set or cleared', NEW.rule_name
+            USING ERRCODE = '22023', HINT = 'builtin marks the three default rules CREATE EXTENSION installs; pg_dump leaves them out. Write your own rules with builtin = false (the default).';
+    END IF;
     IF NEW.rule_type IS NULL OR NEW.rule_type NOT IN ('query', 'metric', 'anomaly') THEN
         RAISE EXCEPTION 'alert rule "%": invalid rule_type %', NEW.rule_name, coalesce(quote_literal(NEW.rule_type), 'NULL')
             USING ERRCODE = '22023', HINT = 'Accepted: ''metric'' (a built-in metric against threshold_value), ''anomaly'' (a metric leaving its learned band), ''query'' (condition_query against threshold_value).';
@@ -72,7 +78,7 @@ BEGIN
         RAISE EXCEPTION 'alert rule "%": invalid metric %', NEW.rule_name, coalesce(quote_literal(NEW.metric), 'NULL')
             USING ERRCODE = '22023', HINT = pg_catalog.format('%s rules need a metric: active_users_1h, posts_1h, interactions_5m or error_rate.', NEW.rule_type);
     END IF;
-    IF NEW.rule_type = 'query' AND (NEW.condition_query IS NULL OR btrim(NEW.condition_query) = '') THEN
+    IF NEW.rule_type = 'query' AND (NEW.condition_query IS NULL OR NEW.condition_query !~ '[^\s;]') THEN
         RAISE EXCEPTION 'alert rule "%": a query rule needs a condition_query', NEW.rule_name
             USING ERRCODE = '22023', HINT = 'SQL returning one row whose first column is a number, e.g. SELECT count(*) FROM public.posts WHERE ...';
     END IF;
@@ -92,6 +98,23 @@ BEGIN
         RAISE EXCEPTION 'alert rule "%": invalid cooldown_minutes %', NEW.rule_name, coalesce(NEW.cooldown_minutes::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Minutes between re-notifications while the condition holds: 0 or more (default 5).';
     END IF;
+
+    -- alert_channels: what the listener delivers to (docs/listener.md); a typo would deliver nothing.
+    IF NEW.alert_channels IS NULL OR jsonb_typeof(NEW.alert_channels) <> 'object' THEN
+        RAISE EXCEPTION 'alert rule "%": alert_channels must be a JSON object, not %', NEW.rule_name, coalesce(NEW.alert_channels::text, 'NULL')
+            USING ERRCODE = '22023', HINT = '{"webhook": url or [urls], "slack": url or [urls], "email": address or [addresses]}; {} = NOTIFY only.';
+    END IF;
+    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(NEW.alert_channels) e LOOP
+        IF k NOT IN ('webhook', 'slack', 'email') THEN
+            RAISE EXCEPTION 'alert rule "%": unknown alert_channels key %', NEW.rule_name, quote_literal(k)
+                USING ERRCODE = '22023', HINT = 'Accepted: webhook, slack, email.';
+        END IF;
+        IF NOT (jsonb_typeof(v) IN ('string', 'null')
+                OR (jsonb_typeof(v) = 'array' AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v) x WHERE jsonb_typeof(x) <> 'string'))) THEN
+            RAISE EXCEPTION 'alert rule "%": invalid alert_channels.% %', NEW.rule_name, k, v
+                USING ERRCODE = '22023', HINT = 'A string, an array of strings, or null (no target).';
+        END IF;
+    END LOOP;
 
     -- parameters: only the keys this rule type reads, each within its range (a typo is an error,
     -- not a silently ignored option).
@@ -114,9 +137,9 @@ BEGIN
                                      AND v::text::numeric BETWEEN 1 AND 60000) THEN
             RAISE EXCEPTION 'alert rule "%": invalid parameters.timeout_ms %', NEW.rule_name, v
                 USING ERRCODE = '22023', HINT = 'Milliseconds the condition query may run: a whole number from 1 to 60000 (default 5000).';
-        ELSIF k = 'sensitivity' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric > 0) THEN
+        ELSIF k = 'sensitivity' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric BETWEEN 0.01 AND 100) THEN
             RAISE EXCEPTION 'alert rule "%": invalid parameters.sensitivity %', NEW.rule_name, v
-                USING ERRCODE = '22023', HINT = 'The band''s half-width in robust standard deviations: a number above 0 (default 3).';
+                USING ERRCODE = '22023', HINT = 'The band''s half-width in robust standard deviations: a number from 0.01 to 100 (default 3).';
         ELSIF k = 'weeks' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric = trunc(v::text::numeric)
                                    AND v::text::numeric BETWEEN 3 AND 52) THEN
             RAISE EXCEPTION 'alert rule "%": invalid parameters.weeks %', NEW.rule_name, v
@@ -150,17 +173,19 @@ BEGIN
     NEW.updated_at := now();
     RETURN NEW;
 END $$;
-CREATE TRIGGER alert_rules_validate BEFORE INSERT OR UPDATE ON alert_rules
-    FOR EACH ROW EXECUTE FUNCTION alert_rules_validate();
-COMMENT ON FUNCTION alert_rules_validate() IS
-    'Trigger on alert_rules: checks rule_type, comparison_operator, metric, condition_query, threshold_value, cooldown_minutes and parameters (keys and ranges) with errors that list the accepted values; owner_role must be the writer or a role the writer belongs to and, for query rules, not a superuser; a changed query is owned by whoever changed it.';
-
--- The three default rules of the plan, disabled until an admin enables them.
+-- The three default rules of the plan, disabled until an admin enables them (before the
+-- trigger, which refuses builtin = true).
 INSERT INTO alert_rules (rule_name, rule_type, metric, threshold_value, comparison_operator, is_active, cooldown_minutes, builtin)
 VALUES ('Low activity: fewer than 10 active users in the last hour', 'metric', 'active_users_1h', 10, '<', false, 60, true),
        ('High error rate: above 5% in the last 5 minutes',          'metric', 'error_rate',      5,  '>', false, 15, true),
        ('Content publishing stall: no post in the last hour',        'metric', 'posts_1h',        1,  '<', false, 60, true);
 COMMENT ON COLUMN alert_rules.builtin IS 'One of the three default rules installed by CREATE EXTENSION (not included in pg_dump: the install recreates them, disabled).';
+
+CREATE TRIGGER alert_rules_validate BEFORE INSERT OR UPDATE ON alert_rules
+    FOR EACH ROW EXECUTE FUNCTION alert_rules_validate();
+COMMENT ON FUNCTION alert_rules_validate() IS
+    'Trigger on alert_rules: checks rule_type, comparison_operator, metric, condition_query, threshold_value, cooldown_minutes and parameters (keys and ranges) with errors that list the accepted values; owner_role must be the writer or a role the writer belongs to and, for query rules, not a superuser; a changed query is owned by whoever changed it.';
+
 
 -- Where the application's error rate comes from (optional; without it error_rate is NULL).
 CREATE TABLE error_rate_source (
@@ -187,9 +212,10 @@ DECLARE
     qualified text;
     problem text;
 BEGIN
-    IF relation IS NULL OR time_column IS NULL OR errors_column IS NULL THEN
+    IF relation IS NULL OR time_column IS NULL OR errors_column IS NULL OR window_minutes IS NULL THEN
         RAISE EXCEPTION 'set_error_rate_source: % must not be NULL',
-              CASE WHEN relation IS NULL THEN 'relation' WHEN time_column IS NULL THEN 'time_column' ELSE 'errors_column' END
+              CASE WHEN relation IS NULL THEN 'relation' WHEN time_column IS NULL THEN 'time_column'
+                   WHEN errors_column IS NULL THEN 'errors_column' ELSE 'window_minutes' END
             USING ERRCODE = '22004',
                   HINT = 'Give relation, time_column and errors_column (and requests_column for counters), e.g. set_error_rate_source(''public.request_log'', ''logged_at'', ''failed'').';
     END IF;

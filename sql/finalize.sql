@@ -110,6 +110,15 @@ GRANT INSERT, UPDATE, DELETE ON sources, alert_rules, dashboard_configs TO mking
 -- The refresh must see every session's transaction start (pg_stat_activity) and write the
 -- rollups: it runs as the extension's owner, for admins only, with a pinned search_path.
 ALTER FUNCTION refresh_rollups() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- So do the functions around it: change capture creates triggers on the platform's tables and
+-- functions in our schema, and the pg_cron jobs are registered (and pruned) as the extension's
+-- owner, so a non-superuser admin can run them. Their commands are fixed; an admin chooses none
+-- of the SQL they run.
+ALTER FUNCTION install_change_capture() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION remove_change_capture() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION schedule() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION unschedule() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION prune_job_log(interval) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule(), prune_job_log(interval)
     FROM mking_analytics_reader;
 GRANT EXECUTE ON FUNCTION refresh_rollups(), install_change_capture(), remove_change_capture(), schedule(), unschedule(), prune_job_log(interval)

@@ -196,8 +196,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     removed bigint;
 BEGIN
-    IF keep IS NULL OR keep < interval '0' THEN
-        RAISE EXCEPTION 'invalid keep %: give a non-negative interval', coalesce(quote_literal(keep::text), 'NULL')
+    IF keep IS NULL OR keep < interval '0' OR keep > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid keep %: give an interval from 0 to 100 years', coalesce(quote_literal(keep::text), 'NULL')
             USING ERRCODE = '22023', HINT = 'Runs that ended longer ago than keep are deleted, e.g. prune_job_log(''7 days'').';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN

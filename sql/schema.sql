@@ -99,11 +99,12 @@ COMMENT ON FUNCTION reads_elevated() IS
 CREATE FUNCTION source_trust_problem(rel oid, cols text[], reader name DEFAULT current_user) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
+        -- Whoever owns it: the scheduled jobs run in other sessions, which cannot read it.
+        WHEN c.relpersistence = 't'
+            THEN format('%s is a temporary relation, visible only to the session that created it', c.oid::regclass)
         WHEN c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = reader)
              OR (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = c.relowner)
             THEN NULL
-        WHEN n.nspname LIKE 'pg\_temp\_%'
-            THEN format('%s is a temporary relation', c.oid::regclass)
         WHEN c.relkind NOT IN ('r', 'p', 'm')
             THEN format('%s is a %s owned by %s, not by a superuser: its code would run with the rights of %s',
                         c.oid::regclass, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'f' THEN 'foreign table' ELSE 'relation' END,

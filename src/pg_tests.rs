@@ -620,11 +620,11 @@ pub(crate) mod tests {
         assert_eq!(text("SELECT mking_analytics.prune_job_log()::text"), "0");
         assert_eq!(
             outcome("SELECT mking_analytics.prune_job_log('-1 day')"),
-            "22023: invalid keep '-1 days': give a non-negative interval"
+            "22023: invalid keep '-1 days': give an interval from 0 to 100 years"
         );
         assert_eq!(
             outcome("SELECT mking_analytics.prune_job_log(NULL)"),
-            "22023: invalid keep NULL: give a non-negative interval"
+            "22023: invalid keep NULL: give an interval from 0 to 100 years"
         );
     }
 }

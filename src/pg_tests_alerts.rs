@@ -584,6 +584,42 @@ mod tests {
             "22023: alert rule \"q\": a query rule needs a condition_query"
         );
         assert_eq!(
+            insert(
+                "rule_name, rule_type, condition_query, threshold_value, owner_role",
+                "'q', 'query', E'  \\n ; ', 0, 'it_plain'"
+            ),
+            "22023: alert rule \"q\": a query rule needs a condition_query"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, rule_type, metric, parameters",
+                "'s', 'anomaly', 'posts_1h', '{\"sensitivity\": 1000}'"
+            ),
+            "22023: alert rule \"s\": invalid parameters.sensitivity 1000"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, metric, threshold_value, alert_channels",
+                "'c', 'posts_1h', 1, '{\"slak\": \"https://x\"}'"
+            ),
+            "22023: alert rule \"c\": unknown alert_channels key 'slak'"
+        );
+        assert_eq!(
+            insert(
+                "rule_name, metric, threshold_value, alert_channels",
+                "'c', 'posts_1h', 1, '{\"email\": [\"a@example.com\", 7]}'"
+            ),
+            "22023: alert rule \"c\": invalid alert_channels.email [\"a@example.com\", 7]"
+        );
+        // Only CREATE EXTENSION writes built-in rules: pg_dump leaves them out.
+        assert_eq!(
+            insert(
+                "rule_name, metric, threshold_value, builtin",
+                "'b', 'posts_1h', 1, true"
+            ),
+            "22023: alert rule \"b\": builtin cannot be set or cleared"
+        );
+        assert_eq!(
             text("SELECT count(*)::text FROM mking_analytics.alert_rules"),
             "0"
         );
@@ -639,6 +675,16 @@ mod tests {
             "22004: set_error_rate_source: relation must not be NULL"
         );
         assert_eq!(
+            outcome("SELECT mking_analytics.set_error_rate_source('public.req', 'at', 'failed', window_minutes => NULL)"),
+            "22004: set_error_rate_source: window_minutes must not be NULL"
+        );
+        // A temporary table, even a superuser's: the scheduled rounds run in other sessions.
+        Spi::run("CREATE TEMP TABLE req_tmp (at timestamptz, failed boolean)").unwrap();
+        assert_eq!(
+            outcome("SELECT mking_analytics.set_error_rate_source('req_tmp', 'at', 'failed')"),
+            "42501: error-rate source refused: req_tmp is a temporary relation, visible only to the session that created it"
+        );
+        assert_eq!(
             outcome("SELECT mking_analytics.set_error_rate_source('public.req_v', 'at', 'failed')"),
             "42501: error-rate source refused: public.req_v is a view owned by it_vowner, not by a superuser: its code would run with the rights of postgres"
         );
@@ -656,6 +702,20 @@ mod tests {
         assert_eq!(
             text("SELECT format('%s %s', interactions_5m, coalesce(error_rate::text, 'NULL')) FROM mking_analytics.live_metrics()"),
             "1 NULL"
+        );
+    }
+
+    #[pg_test]
+    fn a_query_returning_nan_is_an_error_not_a_firing() {
+        Spi::run("DELETE FROM mking_analytics.alert_rules").unwrap();
+        rule("nan", "query", "SELECT 'NaN'::numeric", ">", "0");
+        assert_eq!(
+            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
+            "error: value NaN is not a number (SQLSTATE 22P02)"
+        );
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.alert_triggers"),
+            "0"
         );
     }
 }

@@ -621,6 +621,10 @@ fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
             ),
         )
     })?;
+    // NaN compares above every number in PostgreSQL: it would fire every '>' rule.
+    if value.trim().eq_ignore_ascii_case("nan") {
+        return Err(failure("22P02", "value NaN is not a number"));
+    }
     let v = AnyNumeric::try_from(value)
         .map_err(|e| failure("22P02", format!("value {value} is not a number: {e}")))?;
     let t = AnyNumeric::try_from(threshold).map_err(|e| {
@@ -764,10 +768,10 @@ fn anomaly_verdict(
     at: Tstz,
 ) -> Result<Verdict, String> {
     let sensitivity = param_f64(&rule.params, "sensitivity", 3.0)?;
-    if sensitivity <= 0.0 {
+    if !(0.01..=100.0).contains(&sensitivity) {
         return Err(failure(
             "22023",
-            format!("invalid parameters.sensitivity {sensitivity}: a number above 0 is required (default 3)"),
+            format!("invalid parameters.sensitivity {sensitivity}: a number from 0.01 to 100 is required (default 3)"),
         ));
     }
     let weeks = param_f64(&rule.params, "weeks", 6.0)?.clamp(3.0, 52.0) as i32;
