@@ -187,6 +187,29 @@ fn rule(c: &mut Client, name: &str, channels: &str) -> i64 {
     .get(0)
 }
 
+/// A rule whose channels alert_rules would refuse today (an unknown key, a wrong value), as one
+/// stored before that check was: written with the check disabled. Returns its id.
+fn rule_unchecked(c: &mut Client, name: &str, channels: &str) -> i64 {
+    let id = rule(c, name, "{}");
+    let update = format!(
+        "UPDATE mking_analytics.alert_rules SET alert_channels = {} WHERE id = {id}",
+        quote_literal(channels)
+    );
+    exec(
+        c,
+        &format!(
+            "ALTER TABLE mking_analytics.alert_rules DISABLE TRIGGER alert_rules_validate;
+             {update};
+             ALTER TABLE mking_analytics.alert_rules ENABLE TRIGGER alert_rules_validate;"
+        ),
+    );
+    id
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// A pending trigger of `rule_id` as the evaluator records it; returns its id.
 fn trigger(c: &mut Client, rule_id: i64, value: &str, message: &str) -> i64 {
     c.query_one(
@@ -257,17 +280,9 @@ fn listener_firing_and_resolution_reach_every_channel() {
         http.url("/hook"),
         http.url("/slack")
     );
-    let rule_id = rule(&mut su, "High error rate", "{}");
-    // An unknown key ("pager") is refused when a rule is written; one already stored (written
-    // before that check, or with the trigger disabled) is ignored by the listener with a warning.
-    exec(
-        &mut su,
-        &format!(
-            "ALTER TABLE mking_analytics.alert_rules DISABLE TRIGGER alert_rules_validate;
-             UPDATE mking_analytics.alert_rules SET alert_channels = '{channels}' WHERE id = {rule_id};
-             ALTER TABLE mking_analytics.alert_rules ENABLE TRIGGER alert_rules_validate;"
-        ),
-    );
+    // An unknown key ("pager") is refused when a rule is written; one already stored is ignored
+    // by the listener with a warning.
+    let rule_id = rule_unchecked(&mut su, "High error rate", &channels);
     let listener = Listener::serve(DB, &smtp);
 
     // A message longer than any NOTIFY payload may carry: the webhook gets it whole.
@@ -416,17 +431,9 @@ fn listener_failing_webhook_is_retried_with_backoff_then_failed() {
             http.url("/slack")
         ),
     );
-    // alert_rules refuses such channels when written; a rule from before that check (or written
-    // with the trigger disabled) must still fail cleanly in the listener.
-    let misconfigured = rule(&mut su, "Bad channels", "{}");
-    exec(
-        &mut su,
-        &format!(
-            "ALTER TABLE mking_analytics.alert_rules DISABLE TRIGGER alert_rules_validate;
-             UPDATE mking_analytics.alert_rules SET alert_channels = '{{\"webhook\": 42}}' WHERE id = {misconfigured};
-             ALTER TABLE mking_analytics.alert_rules ENABLE TRIGGER alert_rules_validate;"
-        ),
-    );
+    // alert_rules refuses such channels when written; one already stored must still fail
+    // cleanly in the listener.
+    let misconfigured = rule_unchecked(&mut su, "Bad channels", r#"{"webhook": 42}"#);
     let silent = rule(&mut su, "No channels", "{}");
     let t_fail = trigger(&mut su, failing, "0", "no posts in the last hour");
     let t_bad = trigger(&mut su, misconfigured, "1", "x");
