@@ -151,6 +151,8 @@ COMMENT ON FUNCTION live_metrics() IS
 -- Reports (sql/reports.sql, src/api/reports.rs): readers read stored reports; admins generate
 -- them, change thresholds and schedule, and manage subscribers (emails are personal data, so
 -- readers cannot see report_subscribers).
+COMMENT ON FUNCTION report_threshold_names() IS
+    'Internal: the names of the report thresholds the insight rules read (report_settings.name); the check on report_settings refuses other names.';
 COMMENT ON FUNCTION report_period(text, date, text) IS
     'The period a report covers: kind checked (daily, weekly, monthly; else SQLSTATE 22023), the first day of the day, week (mking_analytics.week_start) or month containing period_start, the day after its last, and the zone (NULL = session TimeZone).';
 COMMENT ON FUNCTION report_build(text, date, text) IS

@@ -65,6 +65,27 @@ INSERT INTO report_settings (name, value, description) VALUES
     ('monthly_active_users_drop_pct', -10, 'Monthly report: a change in monthly active users at or below this percent recommends a re-engagement campaign.'),
     ('monthly_content_type_min_posts', 5, 'Monthly report: a content type needs at least this many posts to be recommended or called best-performing.');
 
+-- A misspelled name would be ignored and NaN or a huge value would make a rule meaningless:
+-- refused when written, with what is accepted.
+CREATE FUNCTION report_settings_validate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.name IS NULL OR NEW.name NOT IN (SELECT n FROM mking_analytics.report_threshold_names() n) THEN
+        RAISE EXCEPTION 'unknown report setting %', coalesce(quote_literal(NEW.name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'Known: ' || (SELECT string_agg(n, ', ') FROM mking_analytics.report_threshold_names() n) || '.';
+    END IF;
+    IF NEW.value IS NULL OR NEW.value = 'NaN'::numeric OR NEW.value NOT BETWEEN -1000000 AND 1000000 THEN
+        RAISE EXCEPTION 'invalid value % for report setting %', coalesce(NEW.value::text, 'NULL'), NEW.name
+            USING ERRCODE = '22023', HINT = 'A number from -1000000 to 1000000 (a count, interactions per post or a percent, as its description says).';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER report_settings_validate BEFORE INSERT OR UPDATE ON report_settings
+    FOR EACH ROW EXECUTE FUNCTION report_settings_validate();
+COMMENT ON FUNCTION report_settings_validate() IS
+    'Trigger on report_settings: the name must be a threshold the rules read (report_threshold_names()) and the value a number from -1000000 to 1000000; SQLSTATE 22023 otherwise.';
+
 CREATE TABLE report_schedule (
     report_type  text PRIMARY KEY CHECK (report_type IN ('daily', 'weekly', 'monthly')),
     enabled      boolean NOT NULL DEFAULT true,
@@ -222,7 +243,10 @@ LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     e text := btrim(email);
 BEGIN
-    IF e IS NULL OR e !~ '^[^@\s<>",;]+@[^@\s<>",;]+\.[^@\s<>",;]+$' OR length(e) > 254 THEN
+    -- local@domain.tld without empty dot-separated parts ('a@.example.com', 'a..b@example.com'),
+    -- which mail libraries (the listener's included) refuse.
+    IF e IS NULL OR e !~ '^[^@\s<>",;]+@[^@\s<>",;]+\.[^@\s<>",;]+$' OR e ~ '(^\.|\.\.|\.@|@\.|\.$)'
+       OR length(e) > 254 THEN
         RAISE EXCEPTION 'invalid email %: expected an address such as ops@example.com', coalesce(quote_literal(email), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'One address per call, without a display name.';
@@ -280,6 +304,10 @@ BEGIN
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'as_of must not be NULL: leave it out to run for now()' USING ERRCODE = '22004',
             HINT = 'SELECT * FROM mking_analytics.run_due_reports(); pass an instant such as ''2024-03-13 07:00+00'' only to simulate it.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'invalid as_of %: a finite instant is required', as_of USING ERRCODE = '22023',
+            HINT = 'Leave it out to run for now(), or pass an instant such as ''2024-03-13 07:00+00'' to simulate it.';
     END IF;
     -- Overlapping runs (a slow report and the next tick) wait for each other instead of racing.
     PERFORM pg_advisory_xact_lock(hashtext('mking_analytics.run_due_reports'));

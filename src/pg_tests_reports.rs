@@ -220,8 +220,8 @@ mod tests {
         let sunday = generate("weekly", "2024-03-13");
         assert_ne!(sunday, id);
         assert_eq!(
-            text(&format!("SELECT (d->>'period_start') || '..' || (d->>'period_end') FROM mking_analytics.report_json({sunday}) d")),
-            "2024-03-10..2024-03-17"
+            text(&format!("SELECT (d->>'period_start') || '..' || (d->>'period_end') || ' / ' || (d->>'period_label') FROM mking_analytics.report_json({sunday}) d")),
+            "2024-03-10..2024-03-17 / 2024-03-10 (Sun 10 Mar – Sat 16 Mar 2024)"
         );
     }
 
@@ -704,6 +704,73 @@ mod tests {
                       || ' ' || has_function_privilege('mking_analytics_reader', 'mking_analytics.report_html(bigint)', 'EXECUTE')::text
                       || ' ' || has_function_privilege('mking_analytics_reader', 'mking_analytics.generate_report(text, date, text)', 'EXECUTE')::text"),
             "false true true false"
+        );
+    }
+
+    #[pg_test]
+    fn out_of_range_arguments_and_settings_are_refused_by_name() {
+        // Dates whose periods would leave the timestamp range, and non-finite instants.
+        for (date, why) in [
+            (
+                "4713-01-01 BC",
+                "invalid period_start: a date from 0001-01-01 to 9999-12-31 is required",
+            ),
+            (
+                "294276-12-31",
+                "invalid period_start: a date from 0001-01-01 to 9999-12-31 is required",
+            ),
+            (
+                "-infinity",
+                "invalid period_start -infinity: a finite date is required",
+            ),
+        ] {
+            assert_eq!(
+                outcome(&format!(
+                    "SELECT mking_analytics.generate_report('monthly', '{date}', 'UTC')"
+                )),
+                format!("22023: {why}")
+            );
+        }
+        assert_eq!(
+            outcome("SELECT * FROM mking_analytics.run_due_reports('infinity')"),
+            "22023: invalid as_of infinity: a finite instant is required"
+        );
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.report_generation_logs"),
+            "0"
+        );
+        // Addresses with an empty dot-separated part, which mail libraries refuse.
+        for bad in [
+            "a@.example.com",
+            "a@example..com",
+            "a..b@example.com",
+            ".a@example.com",
+        ] {
+            assert_eq!(
+                outcome(&format!(
+                    "SELECT mking_analytics.report_subscribe('daily', '{bad}')"
+                )),
+                format!(
+                    "22023: invalid email '{bad}': expected an address such as ops@example.com"
+                )
+            );
+        }
+        // Thresholds: known names only, finite values in range.
+        assert_eq!(
+            outcome("INSERT INTO mking_analytics.report_settings VALUES ('daily_activ_users_good', 5, 'typo')"),
+            "22023: unknown report setting 'daily_activ_users_good'"
+        );
+        assert_eq!(
+            outcome("UPDATE mking_analytics.report_settings SET value = 'NaN' WHERE name = 'daily_posts_active'"),
+            "22023: invalid value NaN for report setting daily_posts_active"
+        );
+        assert_eq!(
+            outcome("UPDATE mking_analytics.report_settings SET value = 1e300 WHERE name = 'daily_posts_active'"),
+            format!("22023: invalid value 1{} for report setting daily_posts_active", "0".repeat(300))
+        );
+        assert_eq!(
+            outcome("UPDATE mking_analytics.report_settings SET value = 7 WHERE name = 'daily_posts_active'"),
+            "ok"
         );
     }
 }

@@ -73,6 +73,12 @@ fn shift_sql(kind: Kind, s: &str, by: i32) -> String {
     }
 }
 
+/// The thresholds the insight rules read (`report_settings.name`), so its check knows them.
+#[pg_extern(immutable, parallel_safe)]
+pub fn report_threshold_names() -> SetOfIterator<'static, &'static str> {
+    SetOfIterator::new(insights::THRESHOLDS.iter().map(|(name, _, _)| *name))
+}
+
 /// Checked arguments of `generate_report`: the kind, the period containing `period_start`
 /// (its first day and the day after its last) and the zone.
 #[pg_extern(stable, parallel_unsafe)]
@@ -94,11 +100,31 @@ pub fn report_period(
         bad_argument(
             format!(
                 "invalid period_start {}: a finite date is required",
-                if period_start.is_some() { "infinity" } else { "NULL" }
+                match period_start {
+                    None => "NULL",
+                    Some(d) if d.is_neg_infinity() => "-infinity",
+                    Some(_) => "infinity",
+                }
             ),
             "Any day of the period: e.g. '2024-03-06' with kind 'weekly' is the week containing it.",
         );
     };
+    // Timestamps (and the calendar arithmetic on them) end in 294276 AD and begin in 4713 BC,
+    // where a period's bounds would fail half-way through a report.
+    let in_range = spi(
+        Spi::get_one_with_args::<bool>(
+            "SELECT $1::date BETWEEN DATE '0001-01-01' AND DATE '9999-12-31'",
+            &[day.into()],
+        ),
+        "checking period_start",
+    )
+    .unwrap_or(false);
+    if !in_range {
+        bad_argument(
+            "invalid period_start: a date from 0001-01-01 to 9999-12-31 is required".into(),
+            "Any day of the period: e.g. '2024-03-06' with kind 'weekly' is the week containing it.",
+        );
+    }
     let zone = resolve_tz(tz);
     let s = start_sql(k, "$1::date");
     let sql = format!("SELECT {s}, {}", shift_sql(k, &s, 1));
@@ -108,8 +134,8 @@ pub fn report_period(
     );
     let (Some(from), Some(to)) = (from, to) else {
         bad_argument(
-            "invalid period_start: out of range".into(),
-            "Use a date between 4713 BC and 5874897 AD.",
+            "invalid period_start: a date from 0001-01-01 to 9999-12-31 is required".into(),
+            "Any day of the period: e.g. '2024-03-06' with kind 'weekly' is the week containing it.",
         );
     };
     TableIterator::once((kind_name(k).to_string(), from, to, zone))
@@ -140,8 +166,9 @@ struct Ctx {
 fn label_sql(kind: Kind, d: &str, lo: &str) -> String {
     match kind {
         Kind::Daily => format!("to_char({d}, 'FMDay FMDD Mon YYYY')"),
+        // A Sunday week's label ends in " (Sun)", which the day range after it already says.
         Kind::Weekly => format!(
-            "mking_analytics.period_label({lo}, 'week', $2) || ' (' || to_char({d}, 'Dy FMDD Mon') || ' – ' || to_char({d} + 6, 'Dy FMDD Mon YYYY') || ')'"
+            "regexp_replace(mking_analytics.period_label({lo}, 'week', $2), ' \\(Sun\\)$', '') || ' (' || to_char({d}, 'Dy FMDD Mon') || ' – ' || to_char({d} + 6, 'Dy FMDD Mon YYYY') || ')'"
         ),
         Kind::Monthly => format!("to_char({d}, 'FMMonth YYYY')"),
     }

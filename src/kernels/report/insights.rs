@@ -57,10 +57,13 @@ impl Default for Thresholds {
     }
 }
 
-/// A number as a person writes it: no trailing `.0`, at most two decimals.
+/// A number as a person writes it: no trailing `.0`, at most two decimals (beyond what an i64
+/// holds exactly, in exponent form rather than a saturated cast).
 pub fn show(x: f64) -> String {
     let r = (x * 100.0).round() / 100.0;
-    if r.fract() == 0.0 {
+    if !r.is_finite() || r.abs() >= 1e15 {
+        format!("{r:e}")
+    } else if r.fract() == 0.0 {
         format!("{}", r as i64)
     } else {
         format!("{r:.2}")
@@ -405,6 +408,7 @@ mod tests {
         assert_eq!(show(2.5), "2.5");
         assert_eq!(show(100.0), "100");
         assert_eq!(show(-66.67), "-66.67");
+        assert_eq!(show(1e300), "1e300");
     }
 
     #[test]
