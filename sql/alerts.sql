@@ -49,9 +49,9 @@ CREATE UNIQUE INDEX alert_triggers_one_open_idx ON alert_triggers (alert_rule_id
 CREATE FUNCTION alert_rules_validate() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    accepted text[];
     k text;
     v jsonb;
+    problem record;
 BEGIN
     -- The evaluator's bookkeeping (last_*) is not an edit: no checks, updated_at unchanged.
     IF TG_OP = 'UPDATE'
@@ -117,38 +117,11 @@ BEGIN
     END LOOP;
 
     -- parameters: only the keys this rule type reads, each within its range (a typo is an error,
-    -- not a silently ignored option).
-    IF NEW.parameters IS NULL OR jsonb_typeof(NEW.parameters) <> 'object' THEN
-        RAISE EXCEPTION 'alert rule "%": parameters must be a JSON object, not %', NEW.rule_name, coalesce(NEW.parameters::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'Use ''{}'' for the defaults.';
+    -- not a silently ignored option). The evaluator parses them with the same Rust code.
+    SELECT * INTO problem FROM mking_analytics.alert_rule_parameters_problem(NEW.rule_type, NEW.parameters);
+    IF FOUND THEN
+        RAISE EXCEPTION 'alert rule "%": %', NEW.rule_name, problem.message USING ERRCODE = '22023', HINT = problem.hint;
     END IF;
-    accepted := CASE NEW.rule_type WHEN 'query' THEN ARRAY['timeout_ms']
-                                   WHEN 'anomaly' THEN ARRAY['sensitivity', 'weeks', 'direction']
-                                   ELSE ARRAY[]::text[] END;
-    FOR k, v IN SELECT e.key, e.value FROM jsonb_each(NEW.parameters) e LOOP
-        IF NOT k = ANY (accepted) THEN
-            RAISE EXCEPTION 'alert rule "%": unknown parameters key %', NEW.rule_name, quote_literal(k)
-                USING ERRCODE = '22023',
-                      HINT = CASE WHEN cardinality(accepted) = 0 THEN pg_catalog.format('%s rules take no parameters.', NEW.rule_type)
-                                  ELSE pg_catalog.format('%s rules accept: %s.', NEW.rule_type, array_to_string(accepted, ', ')) END;
-        END IF;
-        CONTINUE WHEN jsonb_typeof(v) = 'null';   -- null means the default
-        IF k = 'timeout_ms' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric = trunc(v::text::numeric)
-                                     AND v::text::numeric BETWEEN 1 AND 60000) THEN
-            RAISE EXCEPTION 'alert rule "%": invalid parameters.timeout_ms %', NEW.rule_name, v
-                USING ERRCODE = '22023', HINT = 'Milliseconds the condition query may run: a whole number from 1 to 60000 (default 5000).';
-        ELSIF k = 'sensitivity' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric BETWEEN 0.01 AND 100) THEN
-            RAISE EXCEPTION 'alert rule "%": invalid parameters.sensitivity %', NEW.rule_name, v
-                USING ERRCODE = '22023', HINT = 'The band''s half-width in robust standard deviations: a number from 0.01 to 100 (default 3).';
-        ELSIF k = 'weeks' AND NOT (jsonb_typeof(v) = 'number' AND v::text::numeric = trunc(v::text::numeric)
-                                   AND v::text::numeric BETWEEN 3 AND 52) THEN
-            RAISE EXCEPTION 'alert rule "%": invalid parameters.weeks %', NEW.rule_name, v
-                USING ERRCODE = '22023', HINT = 'Earlier weeks the band learns from: a whole number from 3 to 52 (default 6).';
-        ELSIF k = 'direction' AND NOT (jsonb_typeof(v) = 'string' AND v #>> '{}' IN ('both', 'above', 'below')) THEN
-            RAISE EXCEPTION 'alert rule "%": invalid parameters.direction %', NEW.rule_name, v
-                USING ERRCODE = '22023', HINT = 'Accepted: "both" (default), "above" (surges only), "below" (drops only).';
-        END IF;
-    END LOOP;
 
     IF TG_OP = 'INSERT' OR NEW.owner_role IS DISTINCT FROM OLD.owner_role
        OR NEW.condition_query IS DISTINCT FROM OLD.condition_query THEN

@@ -137,6 +137,8 @@ REVOKE EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, 
     FROM mking_analytics_reader;
 GRANT EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, text, text, integer),
       alert_rules_validate() TO mking_analytics_admin;
+COMMENT ON FUNCTION alert_rule_parameters_problem(text, jsonb) IS
+    'Internal: why parameters do not suit a rule type (message, hint), or no row; alert_rules_validate() and the evaluator read parameters with the same code.';
 REVOKE ALL ON PROCEDURE run_alert_loop(integer, numeric) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE run_alert_loop(integer, numeric) TO mking_analytics_admin;
 GRANT INSERT, UPDATE, DELETE ON error_rate_source TO mking_analytics_admin;

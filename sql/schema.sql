@@ -88,9 +88,18 @@ CREATE TRIGGER sources_mark_configured BEFORE INSERT OR UPDATE ON sources
 -- materialized view without row security whose used columns have built-in types (or enums).
 -- Only such readers need the check (reads_elevated()); callers test that once, as an uncorrelated
 -- subquery, so analysts' calls do not pay a function call per source.
+
+-- The role that reads sources inside refresh_rollups() and evaluate_alerts() (SECURITY DEFINER).
+CREATE FUNCTION extension_owner() RETURNS name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT e.extowner::regrole::name FROM pg_extension e WHERE e.extname = 'mking_analytics'
+$$;
+COMMENT ON FUNCTION extension_owner() IS
+    'Internal: the extension''s owner, the role refresh_rollups() and evaluate_alerts() read sources as.';
+
 CREATE FUNCTION reads_elevated() RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'mking_analytics')
+    SELECT r.rolsuper OR r.rolname = mking_analytics.extension_owner()
     FROM pg_roles r WHERE r.rolname = current_user
 $$;
 COMMENT ON FUNCTION reads_elevated() IS
@@ -118,16 +127,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                  AND t.oid >= 16384 AND t.typtype <> 'e'
                LIMIT 1)
     END
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    FROM pg_class c
     WHERE c.oid = rel
 $$;
--- The role that reads sources inside refresh_rollups() and evaluate_alerts() (SECURITY DEFINER).
-CREATE FUNCTION extension_owner() RETURNS name
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT e.extowner::regrole::name FROM pg_extension e WHERE e.extname = 'mking_analytics'
-$$;
-COMMENT ON FUNCTION extension_owner() IS
-    'Internal: the extension''s owner, the role refresh_rollups() and evaluate_alerts() read sources as.';
 COMMENT ON FUNCTION source_trust_problem(oid, text[], name) IS
     'Internal: for a reader with reads_elevated() (default: the current role), why reading a source relation could run code another role wrote (a view, foreign table, row-security policy or user-defined column type not owned by a superuser), or NULL. Sources with a problem are refused with SQLSTATE 42501.';
 

@@ -7,7 +7,8 @@
 
 use crate::errors::spi;
 use crate::kernels::alerts::{
-    anomaly_band, decide, live_payload, payload_json, Action, OpenTrigger, Operator, Payload,
+    anomaly_band, decide, live_payload, payload_json, Action, Direction, OpenTrigger, Operator,
+    Payload, RuleParams,
 };
 use crate::sources::{Source, Sources};
 use pgrx::datum::DatumWithOid;
@@ -19,8 +20,6 @@ use std::ffi::CString;
 const ALERT_CHANNEL: &str = "mking_analytics_alerts";
 const LIVE_CHANNEL: &str = "mking_analytics_live";
 const INTERACTION_SOURCES: [&str; 4] = ["like", "comment", "share", "follow"];
-const DEFAULT_TIMEOUT_MS: i64 = 5_000;
-const MAX_TIMEOUT_MS: i64 = 60_000;
 
 // timeout.h is not in pgrx's bindings; these are exported by every backend.
 extern "C-unwind" {
@@ -636,17 +635,25 @@ fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
     Ok(o.holds(v.cmp(&t)))
 }
 
-/// `parameters.key` as a number (absent or null: `default`); an error names the key otherwise.
-fn param_f64(p: &serde_json::Value, key: &str, default: f64) -> Result<f64, String> {
-    match p.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(default),
-        Some(v) => v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
-            failure(
-                "22023",
-                format!("invalid parameters.{key} {v}: a JSON number is required"),
-            )
-        }),
+/// Why `parameters` do not suit a rule of `rule_type` (one row: message and hint), or no row. The
+/// check on alert_rules calls it, and the evaluator parses with the same code.
+#[pg_extern(immutable, parallel_safe)]
+fn alert_rule_parameters_problem(
+    rule_type: Option<&str>,
+    parameters: Option<pgrx::JsonB>,
+) -> TableIterator<'static, (name!(message, String), name!(hint, String))> {
+    match RuleParams::parse(
+        rule_type.unwrap_or_default(),
+        parameters.as_ref().map(|p| &p.0),
+    ) {
+        Ok(_) => TableIterator::new(Vec::new()),
+        Err(p) => TableIterator::once((p.message, p.hint)),
     }
+}
+
+/// The rule's parameters as the evaluator uses them; refused ones are the rule's error.
+fn rule_params(rule: &Rule) -> Result<RuleParams, String> {
+    RuleParams::parse(&rule.rule_type, Some(&rule.params)).map_err(|p| failure("22023", p.message))
 }
 
 fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Result<Verdict, String> {
@@ -657,8 +664,7 @@ fn evaluate_rule(rule: &Rule, sources: &Sources, live: &Live, at: Tstz) -> Resul
                 .query
                 .as_deref()
                 .ok_or_else(|| failure("22004", "condition_query is NULL"))?;
-            let timeout = param_f64(&rule.params, "timeout_ms", DEFAULT_TIMEOUT_MS as f64)?
-                .clamp(1.0, MAX_TIMEOUT_MS as f64) as i32;
+            let timeout = rule_params(rule)?.timeout_ms;
             let value = run_condition_query(sql, &rule.owner, timeout)?;
             threshold_verdict(rule, "value", value)
         }
@@ -767,28 +773,12 @@ fn anomaly_verdict(
     value: Option<String>,
     at: Tstz,
 ) -> Result<Verdict, String> {
-    let sensitivity = param_f64(&rule.params, "sensitivity", 3.0)?;
-    if !(0.01..=100.0).contains(&sensitivity) {
-        return Err(failure(
-            "22023",
-            format!("invalid parameters.sensitivity {sensitivity}: a number from 0.01 to 100 is required (default 3)"),
-        ));
-    }
-    let weeks = param_f64(&rule.params, "weeks", 6.0)?.clamp(3.0, 52.0) as i32;
-    let direction = rule
-        .params
-        .get("direction")
-        .and_then(|d| d.as_str())
-        .unwrap_or("both")
-        .to_string();
-    if !matches!(direction.as_str(), "both" | "above" | "below") {
-        return Err(failure(
-            "22023",
-            format!(
-                "invalid parameters.direction '{direction}'; accepted 'both', 'above', 'below'"
-            ),
-        ));
-    }
+    let RuleParams {
+        sensitivity,
+        weeks,
+        direction,
+        ..
+    } = rule_params(rule)?;
     let skip = |why: String| Verdict {
         condition: None,
         value: value.clone(),
@@ -820,15 +810,19 @@ fn anomaly_verdict(
     // Every metric is a count or a percentage: a band edge below 0 would be unreachable noise.
     band.lower = band.lower.max(0.0);
     let round4 = |x: f64| format!("{:.4}", x);
-    let (fires, op, edge) = if v < band.lower && direction != "above" {
+    let (fires, op, edge) = if v < band.lower && direction != Direction::Above {
         (true, "<", band.lower)
-    } else if v > band.upper && direction != "below" {
+    } else if v > band.upper && direction != Direction::Below {
         (true, ">", band.upper)
     } else {
         (
             false,
-            if direction == "above" { ">" } else { "<" },
-            if direction == "above" {
+            if direction == Direction::Above {
+                ">"
+            } else {
+                "<"
+            },
+            if direction == Direction::Above {
                 band.upper
             } else {
                 band.lower

@@ -4,6 +4,129 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+/// The options of an alert rule (`alert_rules.parameters`). One parser serves the check when a
+/// rule is written (`alert_rule_parameters_problem()`) and the evaluator, so the two cannot
+/// disagree about keys, ranges or defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleParams {
+    /// Query rules: how long the condition query may run.
+    pub timeout_ms: i32,
+    /// Anomaly rules: the band's half-width in robust standard deviations.
+    pub sensitivity: f64,
+    /// Anomaly rules: earlier weeks the band learns from.
+    pub weeks: i32,
+    /// Anomaly rules: which side of the band fires.
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Both,
+    Above,
+    Below,
+}
+
+impl Default for RuleParams {
+    fn default() -> Self {
+        RuleParams {
+            timeout_ms: 5_000,
+            sensitivity: 3.0,
+            weeks: 6,
+            direction: Direction::Both,
+        }
+    }
+}
+
+/// Why `parameters` are refused: the message names the key and its value, the hint what is
+/// accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamProblem {
+    pub message: String,
+    pub hint: String,
+}
+
+impl RuleParams {
+    /// The keys each rule type reads.
+    pub fn keys(rule_type: &str) -> &'static [&'static str] {
+        match rule_type {
+            "query" => &["timeout_ms"],
+            "anomaly" => &["sensitivity", "weeks", "direction"],
+            _ => &[],
+        }
+    }
+
+    /// Parses `parameters` for `rule_type`: a JSON object of that type's keys, each within its
+    /// range; a missing key or `null` takes the default.
+    pub fn parse(
+        rule_type: &str,
+        parameters: Option<&serde_json::Value>,
+    ) -> Result<Self, ParamProblem> {
+        let problem = |message: String, hint: &str| ParamProblem {
+            message,
+            hint: hint.to_string(),
+        };
+        let Some(serde_json::Value::Object(map)) = parameters else {
+            return Err(problem(
+                format!(
+                    "parameters must be a JSON object, not {}",
+                    parameters.map_or("NULL".to_string(), |p| p.to_string())
+                ),
+                "Use '{}' for the defaults.",
+            ));
+        };
+        let keys = Self::keys(rule_type);
+        let mut out = RuleParams::default();
+        for (key, v) in map {
+            if !keys.contains(&key.as_str()) {
+                let hint = if keys.is_empty() {
+                    format!("{rule_type} rules take no parameters.")
+                } else {
+                    format!("{rule_type} rules accept: {}.", keys.join(", "))
+                };
+                return Err(problem(format!("unknown parameters key '{key}'"), &hint));
+            }
+            if v.is_null() {
+                continue; // the default
+            }
+            let bad = |hint: &str| problem(format!("invalid parameters.{key} {v}"), hint);
+            let number_in = |lo: f64, hi: f64, whole: bool| {
+                v.as_f64()
+                    .filter(|x| (lo..=hi).contains(x) && (!whole || x.fract() == 0.0))
+            };
+            match key.as_str() {
+                "timeout_ms" => {
+                    out.timeout_ms = number_in(1.0, 60_000.0, true).ok_or_else(|| {
+                        bad("Milliseconds the condition query may run: a whole number from 1 to 60000 (default 5000).")
+                    })? as i32
+                }
+                "sensitivity" => {
+                    out.sensitivity = number_in(0.01, 100.0, false).ok_or_else(|| {
+                        bad("The band's half-width in robust standard deviations: a number from 0.01 to 100 (default 3).")
+                    })?
+                }
+                "weeks" => {
+                    out.weeks = number_in(3.0, 52.0, true).ok_or_else(|| {
+                        bad("Earlier weeks the band learns from: a whole number from 3 to 52 (default 6).")
+                    })? as i32
+                }
+                _ => {
+                    out.direction = match v.as_str() {
+                        Some("both") => Direction::Both,
+                        Some("above") => Direction::Above,
+                        Some("below") => Direction::Below,
+                        _ => {
+                            return Err(bad(
+                                "Accepted: \"both\" (default), \"above\" (surges only), \"below\" (drops only).",
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 pub const NOTIFY_LIMIT: usize = 8000;
 
@@ -358,6 +481,86 @@ mod tests {
             ..p.clone()
         };
         assert!(payload_json(&none).contains(r#""value":null"#));
+    }
+
+    #[test]
+    fn rule_parameters_defaults_ranges_and_keys() {
+        let parse =
+            |t: &str, p: &str| RuleParams::parse(t, Some(&serde_json::from_str(p).unwrap()));
+        let message = |t: &str, p: &str| parse(t, p).unwrap_err().message;
+        assert_eq!(parse("anomaly", "{}"), Ok(RuleParams::default()));
+        assert_eq!(
+            parse(
+                "anomaly",
+                r#"{"weeks": 52, "direction": "below", "sensitivity": null}"#
+            ),
+            Ok(RuleParams {
+                weeks: 52,
+                direction: Direction::Below,
+                ..RuleParams::default()
+            })
+        );
+        assert_eq!(
+            parse("query", r#"{"timeout_ms": 200}"#).unwrap().timeout_ms,
+            200
+        );
+        assert_eq!(
+            message("anomaly", r#"{"sensitivty": 2}"#),
+            "unknown parameters key 'sensitivty'"
+        );
+        assert_eq!(
+            parse("metric", r#"{"timeout_ms": 100}"#).unwrap_err(),
+            ParamProblem {
+                message: "unknown parameters key 'timeout_ms'".into(),
+                hint: "metric rules take no parameters.".into()
+            }
+        );
+        assert_eq!(
+            message("anomaly", r#"{"sensitivity": "3"}"#),
+            r#"invalid parameters.sensitivity "3""#
+        );
+        assert_eq!(
+            message("anomaly", r#"{"sensitivity": 0}"#),
+            "invalid parameters.sensitivity 0"
+        );
+        assert_eq!(
+            message("anomaly", r#"{"sensitivity": 1000}"#),
+            "invalid parameters.sensitivity 1000"
+        );
+        assert_eq!(
+            parse("anomaly", r#"{"sensitivity": 0.01}"#)
+                .unwrap()
+                .sensitivity,
+            0.01
+        );
+        assert_eq!(
+            message("anomaly", r#"{"weeks": 2}"#),
+            "invalid parameters.weeks 2"
+        );
+        assert_eq!(
+            message("anomaly", r#"{"weeks": 3.5}"#),
+            "invalid parameters.weeks 3.5"
+        );
+        assert_eq!(
+            message("anomaly", r#"{"direction": "sideways"}"#),
+            r#"invalid parameters.direction "sideways""#
+        );
+        assert_eq!(
+            message("query", r#"{"timeout_ms": 100000}"#),
+            "invalid parameters.timeout_ms 100000"
+        );
+        assert_eq!(
+            message("query", r#"{"timeout_ms": 0}"#),
+            "invalid parameters.timeout_ms 0"
+        );
+        assert_eq!(
+            message("query", "[]"),
+            "parameters must be a JSON object, not []"
+        );
+        assert_eq!(
+            RuleParams::parse("query", None).unwrap_err().message,
+            "parameters must be a JSON object, not NULL"
+        );
     }
 
     #[test]
