@@ -515,43 +515,31 @@ mod tests {
                 hint: "metric rules take no parameters.".into()
             }
         );
-        assert_eq!(
-            message("anomaly", r#"{"sensitivity": "3"}"#),
-            r#"invalid parameters.sensitivity "3""#
-        );
-        assert_eq!(
-            message("anomaly", r#"{"sensitivity": 0}"#),
-            "invalid parameters.sensitivity 0"
-        );
-        assert_eq!(
-            message("anomaly", r#"{"sensitivity": 1000}"#),
-            "invalid parameters.sensitivity 1000"
-        );
+        // Each refused value is named as written.
+        for (rule_type, parameters, refused) in [
+            ("anomaly", r#"{"sensitivity": "3"}"#, r#"sensitivity "3""#),
+            ("anomaly", r#"{"sensitivity": 0}"#, "sensitivity 0"),
+            ("anomaly", r#"{"sensitivity": 1000}"#, "sensitivity 1000"),
+            ("anomaly", r#"{"weeks": 2}"#, "weeks 2"),
+            ("anomaly", r#"{"weeks": 3.5}"#, "weeks 3.5"),
+            (
+                "anomaly",
+                r#"{"direction": "sideways"}"#,
+                r#"direction "sideways""#,
+            ),
+            ("query", r#"{"timeout_ms": 100000}"#, "timeout_ms 100000"),
+            ("query", r#"{"timeout_ms": 0}"#, "timeout_ms 0"),
+        ] {
+            assert_eq!(
+                message(rule_type, parameters),
+                format!("invalid parameters.{refused}")
+            );
+        }
         assert_eq!(
             parse("anomaly", r#"{"sensitivity": 0.01}"#)
                 .unwrap()
                 .sensitivity,
             0.01
-        );
-        assert_eq!(
-            message("anomaly", r#"{"weeks": 2}"#),
-            "invalid parameters.weeks 2"
-        );
-        assert_eq!(
-            message("anomaly", r#"{"weeks": 3.5}"#),
-            "invalid parameters.weeks 3.5"
-        );
-        assert_eq!(
-            message("anomaly", r#"{"direction": "sideways"}"#),
-            r#"invalid parameters.direction "sideways""#
-        );
-        assert_eq!(
-            message("query", r#"{"timeout_ms": 100000}"#),
-            "invalid parameters.timeout_ms 100000"
-        );
-        assert_eq!(
-            message("query", r#"{"timeout_ms": 0}"#),
-            "invalid parameters.timeout_ms 0"
         );
         assert_eq!(
             message("query", "[]"),
