@@ -10,6 +10,7 @@
 pub mod charts;
 mod common;
 pub mod fixtures;
+pub mod fonts;
 pub mod format;
 mod html;
 pub mod insights;

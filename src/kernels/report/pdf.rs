@@ -2,9 +2,10 @@
 //!
 //! Written with `pdf-writer` (the typst project's low-level PDF writer: pure Rust, no system
 //! libraries, exact control over every operator). Text uses the standard fonts Helvetica and
-//! Helvetica-Bold, which every PDF reader has, so nothing is embedded and the file stays small;
-//! the price is the WinAnsi character set: text outside it is approximated or written as `?`
-//! (see [`super::text::to_win_ansi`]). The HTML shows every character.
+//! Helvetica-Bold, which every PDF reader has, so nothing is embedded for it. Characters outside
+//! their WinAnsi set (Cyrillic, Greek, Latin Extended, symbols …) are drawn with the built-in
+//! DejaVu Sans, of which each PDF embeds only the glyphs it uses (see [`super::fonts`]); the rest
+//! (CJK, emoji, right-to-left scripts) is written as `?`. The HTML shows every character.
 //!
 //! Layout is a simple flow: the report is cut into blocks (a row of figure cards, a chart with its
 //! title, a table row, an insight …) whose height is known before placing them; a block that does
@@ -13,17 +14,23 @@
 //! page is scaled down to fit. Charts are the same [`Scene`]s as the SVG ones, drawn as vector
 //! graphics. Each page has the report title and "Page n of m" in its footer.
 
-use pdf_writer::types::{LineCapStyle, LineJoinStyle};
+use std::collections::BTreeMap;
+
+use pdf_writer::types::{
+    CidFontType, FontFlags, LineCapStyle, LineJoinStyle, SystemInfo, UnicodeCmap,
+};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use subsetter::GlyphRemapper;
 
 use super::charts::{
     layout_chart, Anchor, Color, LayoutSize, Scene, Shape, AXIS, GRID, INK, MUTED, PANEL,
 };
 use super::common::*;
+use super::fonts::{fallback_face, FallbackFace};
 use super::format::{change_direction, format_change, format_value, Direction};
 use super::html::looks_numeric;
 use super::model::{Chart, Coverage, Figure, Level, Priority, Report, SectionError, Table};
-use super::text::{pdf_text_width, to_win_ansi, truncate_to_width, wrap_text, Weight};
+use super::text::{pdf_chars, pdf_text_width, truncate_to_width, wrap_text, PdfChar, Weight};
 
 /// A4 in points.
 pub const PAGE_WIDTH: f64 = 595.28;
@@ -1144,6 +1151,74 @@ fn page_footer(report: &Report, n: usize, total: usize) -> Vec<Shape> {
 
 const REGULAR: Name = Name(b"F1");
 const BOLD: Name = Name(b"F2");
+const FALLBACK_REGULAR: Name = Name(b"F3");
+const FALLBACK_BOLD: Name = Name(b"F4");
+
+/// The glyphs of one fallback face a document uses: their ids in the embedded subset (assigned
+/// in order of first use; 0 is `.notdef`) and the character each stands for, for the ToUnicode
+/// map, so text copied or searched in a reader comes out as written.
+#[derive(Default)]
+struct FallbackUse {
+    remapper: GlyphRemapper,
+    chars: BTreeMap<u16, char>,
+}
+
+impl FallbackUse {
+    fn is_used(&self) -> bool {
+        !self.chars.is_empty()
+    }
+
+    /// The subset id of `glyph`, recording that it stands for `c`.
+    fn cid(&mut self, glyph: u16, c: char) -> u16 {
+        let cid = self.remapper.remap(glyph);
+        self.chars.entry(cid).or_insert(c);
+        cid
+    }
+}
+
+/// Fallback glyphs used by the document, per weight.
+#[derive(Default)]
+struct Fallbacks {
+    regular: FallbackUse,
+    bold: FallbackUse,
+}
+
+impl Fallbacks {
+    fn of(&mut self, weight: Weight) -> &mut FallbackUse {
+        match weight {
+            Weight::Regular => &mut self.regular,
+            Weight::Bold => &mut self.bold,
+        }
+    }
+}
+
+/// One piece of a text line in one font: WinAnsi bytes of the standard font, or the 2-byte
+/// subset ids of the fallback font.
+enum Run {
+    Standard(Vec<u8>),
+    Fallback(Vec<u8>),
+}
+
+/// `text` cut into runs of the same font, recording the fallback glyphs in `fallbacks`.
+fn runs(text: &str, weight: Weight, fallbacks: &mut Fallbacks) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (c, drawn) in pdf_chars(text, weight) {
+        match drawn {
+            PdfChar::Standard(code) => match runs.last_mut() {
+                Some(Run::Standard(bytes)) => bytes.push(code),
+                _ => runs.push(Run::Standard(vec![code])),
+            },
+            PdfChar::Fallback(glyph, _) => {
+                let cid = fallbacks.of(weight).cid(glyph, c).to_be_bytes();
+                match runs.last_mut() {
+                    Some(Run::Fallback(bytes)) => bytes.extend_from_slice(&cid),
+                    _ => runs.push(Run::Fallback(cid.to_vec())),
+                }
+            }
+        }
+    }
+    runs
+}
 
 fn f(v: f64) -> f32 {
     if v.is_finite() {
@@ -1154,7 +1229,7 @@ fn f(v: f64) -> f32 {
 }
 
 /// Draws `shapes` (page coordinates, y down) into a content stream (y up).
-fn draw(content: &mut Content, shapes: &[Shape]) {
+fn draw(content: &mut Content, shapes: &[Shape], fallbacks: &mut Fallbacks) {
     let flip = |y: f64| f(PAGE_HEIGHT - y);
     for shape in shapes {
         match shape {
@@ -1260,8 +1335,8 @@ fn draw(content: &mut Content, shapes: &[Shape]) {
                 color,
                 vertical,
             } => {
-                let bytes = to_win_ansi(text);
-                if bytes.is_empty() {
+                let runs = runs(text, *weight, fallbacks);
+                if runs.is_empty() {
                     continue;
                 }
                 let width = pdf_text_width(text, *size, *weight);
@@ -1273,14 +1348,6 @@ fn draw(content: &mut Content, shapes: &[Shape]) {
                 let (r, g, b) = color.unit_rgb();
                 content.begin_text();
                 content.set_fill_rgb(r, g, b);
-                content.set_font(
-                    if *weight == Weight::Bold {
-                        BOLD
-                    } else {
-                        REGULAR
-                    },
-                    f(*size),
-                );
                 let matrix = if *vertical {
                     // Rotated 90° counter-clockwise: the text runs upwards from (x, y + shift).
                     [0.0, 1.0, -1.0, 0.0, f(*x), flip(y + shift)]
@@ -1288,7 +1355,18 @@ fn draw(content: &mut Content, shapes: &[Shape]) {
                     [1.0, 0.0, 0.0, 1.0, f(x - shift), flip(*y)]
                 };
                 content.set_text_matrix(matrix);
-                content.show(Str(&bytes));
+                // Each run advances the text position by its own glyph widths, so the runs join
+                // up without positioning them one by one.
+                for run in &runs {
+                    let (font, bytes) = match (run, weight) {
+                        (Run::Standard(bytes), Weight::Regular) => (REGULAR, bytes),
+                        (Run::Standard(bytes), Weight::Bold) => (BOLD, bytes),
+                        (Run::Fallback(bytes), Weight::Regular) => (FALLBACK_REGULAR, bytes),
+                        (Run::Fallback(bytes), Weight::Bold) => (FALLBACK_BOLD, bytes),
+                    };
+                    content.set_font(font, f(*size));
+                    content.show(Str(bytes));
+                }
                 content.end_text();
             }
         }
@@ -1327,29 +1405,141 @@ fn write_pdf(report: &Report, pages: Vec<Vec<Shape>>) -> Result<Vec<u8>, PdfErro
         info.producer(TextStr("mking_analytics"));
         info.finish();
     }
-    for (i, (shapes, &page_id)) in pages.iter().zip(&page_ids).enumerate() {
+    // Draw every page first: the fallback glyphs are only known once all text is drawn.
+    let mut fallbacks = Fallbacks::default();
+    let contents: Vec<Vec<u8>> = pages
+        .iter()
+        .enumerate()
+        .map(|(i, shapes)| {
+            let mut content = Content::new();
+            content
+                .set_line_join(LineJoinStyle::RoundJoin)
+                .set_line_cap(LineCapStyle::RoundCap);
+            draw(&mut content, shapes, &mut fallbacks);
+            draw(
+                &mut content,
+                &page_footer(report, i + 1, total),
+                &mut fallbacks,
+            );
+            miniz_oxide::deflate::compress_to_vec_zlib(&content.finish(), 6)
+        })
+        .collect();
+    // Five objects per embedded fallback face, numbered after the pages.
+    let fallback_ids = |k: i32| Ref::new(first_page + 2 * total as i32 + 5 * k);
+    let mut embedded: Vec<(Name, Ref)> = Vec::new();
+    for (k, (weight, name)) in [
+        (Weight::Regular, FALLBACK_REGULAR),
+        (Weight::Bold, FALLBACK_BOLD),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let used = fallbacks.of(weight);
+        if !used.is_used() {
+            continue;
+        }
+        let face = fallback_face(weight)
+            .ok_or_else(|| PdfError("the built-in fallback font could not be read".to_string()))?;
+        let id = fallback_ids(k as i32);
+        write_fallback_font(&mut pdf, id, face, used)?;
+        embedded.push((name, id));
+    }
+    for (compressed, &page_id) in contents.iter().zip(&page_ids) {
         let content_id = Ref::new(page_id.get() + 1);
-        let mut content = Content::new();
-        content
-            .set_line_join(LineJoinStyle::RoundJoin)
-            .set_line_cap(LineCapStyle::RoundCap);
-        draw(&mut content, shapes);
-        draw(&mut content, &page_footer(report, i + 1, total));
-        let raw = content.finish().into_vec();
-        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6);
-        pdf.stream(content_id, &compressed)
+        pdf.stream(content_id, compressed)
             .filter(Filter::FlateDecode);
         let mut page = pdf.page(page_id);
         page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH as f32, PAGE_HEIGHT as f32));
         page.parent(tree_id);
         page.contents(content_id);
-        page.resources()
-            .fonts()
-            .pair(REGULAR, regular_id)
-            .pair(BOLD, bold_id);
+        let mut resources = page.resources();
+        let mut fonts = resources.fonts();
+        fonts.pair(REGULAR, regular_id).pair(BOLD, bold_id);
+        for (name, id) in &embedded {
+            fonts.pair(*name, *id);
+        }
+        fonts.finish();
+        resources.finish();
         page.finish();
     }
     Ok(pdf.finish())
+}
+
+/// Embeds the subset of `face` that `used` needs as a Type0 font with Identity-H encoding (the
+/// 2-byte codes in the content are the subset's glyph ids) and a ToUnicode map. Objects `id` to
+/// `id + 4`.
+fn write_fallback_font(
+    pdf: &mut Pdf,
+    id: Ref,
+    face: &FallbackFace,
+    used: &FallbackUse,
+) -> Result<(), PdfError> {
+    let (cid_font_id, descriptor_id, file_id, to_unicode_id) = (
+        Ref::new(id.get() + 1),
+        Ref::new(id.get() + 2),
+        Ref::new(id.get() + 3),
+        Ref::new(id.get() + 4),
+    );
+    let subset = subsetter::subset(face.data, 0, &used.remapper)
+        .map_err(|e| PdfError(format!("embedding the fallback font failed: {e}")))?;
+    let name = Name(face.pdf_name.as_bytes());
+    let system_info = SystemInfo {
+        registry: Str(b"Adobe"),
+        ordering: Str(b"Identity"),
+        supplement: 0,
+    };
+
+    pdf.type0_font(id)
+        .base_font(name)
+        .encoding_predefined(Name(b"Identity-H"))
+        .descendant_font(cid_font_id)
+        .to_unicode(to_unicode_id);
+
+    let widths: Vec<f32> = used
+        .remapper
+        .remapped_gids()
+        .map(|glyph| face.advance(glyph) as f32)
+        .collect();
+    let mut cid_font = pdf.cid_font(cid_font_id);
+    cid_font
+        .subtype(CidFontType::Type2)
+        .base_font(name)
+        .system_info(system_info)
+        .font_descriptor(descriptor_id)
+        .cid_to_gid_map_predefined(Name(b"Identity"));
+    cid_font.widths().consecutive(0, widths);
+    cid_font.finish();
+
+    let ttf = &face.face;
+    let scaled = |v: i16| face.to_thousandths(f64::from(v)) as f32;
+    let bbox = ttf.global_bounding_box();
+    pdf.font_descriptor(descriptor_id)
+        .name(name)
+        .flags(FontFlags::SYMBOLIC)
+        .bbox(Rect::new(
+            scaled(bbox.x_min),
+            scaled(bbox.y_min),
+            scaled(bbox.x_max),
+            scaled(bbox.y_max),
+        ))
+        .italic_angle(0.0)
+        .ascent(scaled(ttf.ascender()))
+        .descent(scaled(ttf.descender()))
+        .cap_height(scaled(ttf.capital_height().unwrap_or(ttf.ascender())))
+        .stem_v(if ttf.is_bold() { 140.0 } else { 80.0 })
+        .font_file2(file_id);
+
+    let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&subset, 6);
+    pdf.stream(file_id, &compressed)
+        .filter(Filter::FlateDecode)
+        .pair(Name(b"Length1"), subset.len() as i32);
+
+    let mut cmap = UnicodeCmap::new(Name(b"Custom"), system_info);
+    for (&cid, &c) in &used.chars {
+        cmap.pair(cid, c);
+    }
+    pdf.stream(to_unicode_id, &cmap.finish());
+    Ok(())
 }
 
 #[cfg(test)]

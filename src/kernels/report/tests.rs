@@ -248,11 +248,90 @@ fn unicode_heavy_report_yields_a_valid_pdf() {
     let bytes = render_pdf(&report).expect("renders");
     let doc = parse_pdf(&bytes);
     let text = pdf_text(&doc);
-    // Latin-1 survives, other scripts become '?'.
-    assert!(text.contains("Wöchentlicher Bericht"));
-    assert!(text.contains("Łódź") || text.contains("?ód?"));
+    // Latin-1 comes from Helvetica; Polish, Cyrillic and Greek from the embedded fallback font,
+    // and its ToUnicode map gives them back to text extraction. CJK, emoji and Arabic are '?'.
+    for needle in ["Wöchentlicher Bericht", "Łódź", "Привет мир", "Ελληνικά"] {
+        assert!(text.contains(needle), "{needle} not in {text:.400}");
+    }
+    assert!(!text.contains("日本") && !text.contains("مرحبا"));
     let html = render_html(&report);
     assert!(html.contains("日本語のタイトル"));
+}
+
+/// The fonts of the PDF: (BaseFont, whether a font file is embedded) per font dictionary.
+fn pdf_fonts(doc: &lopdf::Document) -> Vec<(String, bool)> {
+    let name = |d: &lopdf::Dictionary| {
+        String::from_utf8_lossy(d.get(b"BaseFont").and_then(|o| o.as_name()).unwrap_or(b"?"))
+            .to_string()
+    };
+    let mut fonts: Vec<(String, bool)> = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter(|d| {
+            d.get(b"Type").and_then(|t| t.as_name()).ok() == Some(b"FontDescriptor".as_slice())
+        })
+        .map(|d| {
+            (
+                String::from_utf8_lossy(
+                    d.get(b"FontName").and_then(|o| o.as_name()).unwrap_or(b"?"),
+                )
+                .to_string(),
+                d.has(b"FontFile2"),
+            )
+        })
+        .collect();
+    fonts.extend(
+        doc.objects
+            .values()
+            .filter_map(|o| o.as_dict().ok())
+            .filter(|d| {
+                d.get(b"Subtype").and_then(|t| t.as_name()).ok() == Some(b"Type1".as_slice())
+            })
+            .map(|d| (name(d), false)),
+    );
+    fonts.sort();
+    fonts.dedup();
+    fonts
+}
+
+#[test]
+fn the_fallback_font_is_embedded_only_when_needed_and_only_its_used_glyphs() {
+    // A report in Latin text embeds nothing.
+    let latin = render_pdf(&fixtures::weekly()).expect("renders");
+    assert_eq!(
+        pdf_fonts(&parse_pdf(&latin)),
+        vec![
+            ("Helvetica".to_string(), false),
+            ("Helvetica-Bold".to_string(), false)
+        ]
+    );
+    // One Cyrillic name in a table (regular) and a heading (bold) embeds both faces as subsets.
+    let mut report = fixtures::weekly();
+    report.tables[0].rows[0][0] = "Пивовар Ярослав".into();
+    report.tables[0].title = "Лучшие посты".into();
+    let bytes = render_pdf(&report).expect("renders");
+    let doc = parse_pdf(&bytes);
+    assert_eq!(
+        pdf_fonts(&doc),
+        vec![
+            ("Helvetica".to_string(), false),
+            ("Helvetica-Bold".to_string(), false),
+            ("MKAAAA+DejaVuSans".to_string(), true),
+            ("MKAAAB+DejaVuSans-Bold".to_string(), true),
+        ]
+    );
+    let text = pdf_text(&doc);
+    assert!(
+        text.contains("Пивовар Ярослав") && text.contains("Лучшие посты"),
+        "{text:.600}"
+    );
+    // The whole DejaVu Sans is 740 kB; the subsets of a dozen glyphs add a few kB.
+    let added = bytes.len() as i64 - latin.len() as i64;
+    assert!(
+        added > 0 && added < 40_000,
+        "the fallback subsets added {added} bytes"
+    );
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Text measurement and encoding shared by the SVG and PDF renderers.
 //!
 //! Both renderers lay text out themselves (truncation with an ellipsis, wrapping, label thinning),
-//! so they need glyph widths without a font file or a system font library. We use the metrics of
-//! the PDF standard fonts Helvetica and Helvetica-Bold (Adobe's Core 14 AFM widths, in 1/1000 em;
-//! Arial, which browsers substitute, has the same widths). The PDF writes these fonts in
-//! `WinAnsiEncoding` without embedding them, so [`to_win_ansi`] maps text to that encoding: every
-//! character of Windows-1252 is kept, a few common typographic ones are approximated (minus sign,
-//! narrow spaces), anything else becomes `?`. The HTML keeps the text as it is.
+//! so they need glyph widths without a system font library. We use the metrics of the PDF
+//! standard fonts Helvetica and Helvetica-Bold (Adobe's Core 14 AFM widths, in 1/1000 em; Arial,
+//! which browsers substitute, has the same widths). The PDF writes these fonts in
+//! `WinAnsiEncoding` without embedding them; characters outside that set are drawn with the
+//! built-in fallback font (DejaVu Sans, see [`super::fonts`]) when it has them, a few typographic
+//! ones are approximated (minus sign, narrow spaces), anything else becomes `?`
+//! ([`pdf_chars`]). The HTML keeps the text as it is.
+
+use super::fonts::fallback_glyph;
 
 /// Widths of the 256 WinAnsi codes in Helvetica and Helvetica-Bold, 1/1000 em. Generated from
 /// the Adobe AFM metrics (as shipped in groff's `devps/HR` and `devps/HB`); 0 = no glyph.
@@ -122,16 +125,6 @@ pub fn win_ansi_or_substitute(c: char) -> u8 {
     }
 }
 
-/// `text` in WinAnsiEncoding, for the PDF standard fonts (see the module comment).
-pub fn to_win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        // Zero-width and combining characters draw nothing in the PDF: drop them rather than
-        // print a `?` for each.
-        .filter(|c| !is_invisible(*c))
-        .map(win_ansi_or_substitute)
-        .collect()
-}
-
 fn is_invisible(c: char) -> bool {
     matches!(c as u32, 0x200B..=0x200F | 0x2060..=0x2064 | 0xFE00..=0xFE0F | 0xFEFF | 0x0300..=0x036F)
 }
@@ -153,7 +146,10 @@ fn char_width_units(c: char, weight: Weight) -> f64 {
     };
     match win_ansi_code(c) {
         Some(code) if table[code as usize] > 0 => f64::from(table[code as usize]),
-        _ => fallback_width(c),
+        _ => match fallback_glyph(c, weight) {
+            Some((_, width)) => width,
+            None => fallback_width(c),
+        },
     }
 }
 
@@ -166,15 +162,52 @@ pub fn text_width(text: &str, size: f64, weight: Weight) -> f64 {
         / 1000.0
 }
 
-/// Width of `text` as the PDF draws it (after WinAnsi substitution).
+/// How the PDF draws one character.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PdfChar {
+    /// A WinAnsi code of the standard font (Helvetica or Helvetica-Bold).
+    Standard(u8),
+    /// A glyph of the fallback font: its glyph id and advance width in 1/1000 em.
+    Fallback(u16, f64),
+}
+
+/// How the PDF draws `c`: its WinAnsi code; else a space or hyphen for the spaces and dashes that
+/// are only typographic variants; else the fallback font's glyph; else a close substitute or `?`.
+/// Zero-width and combining characters draw nothing (`None`) rather than a `?` each.
+pub fn pdf_char(c: char, weight: Weight) -> Option<PdfChar> {
+    if is_invisible(c) {
+        return None;
+    }
+    if let Some(code) = win_ansi_code(c) {
+        return Some(PdfChar::Standard(code));
+    }
+    let substitute = win_ansi_or_substitute(c);
+    if substitute == b' ' || substitute == b'-' {
+        return Some(PdfChar::Standard(substitute));
+    }
+    Some(match fallback_glyph(c, weight) {
+        Some((glyph, width)) => PdfChar::Fallback(glyph, width),
+        None => PdfChar::Standard(substitute),
+    })
+}
+
+/// `text` as the PDF draws it, character by character (see [`pdf_char`]).
+pub fn pdf_chars(text: &str, weight: Weight) -> impl Iterator<Item = (char, PdfChar)> + '_ {
+    text.chars()
+        .filter_map(move |c| pdf_char(c, weight).map(|p| (c, p)))
+}
+
+/// Width of `text` as the PDF draws it (standard font, fallback font or substitute).
 pub fn pdf_text_width(text: &str, size: f64, weight: Weight) -> f64 {
     let table = match weight {
         Weight::Regular => &widths::HELVETICA_WIDTHS,
         Weight::Bold => &widths::HELVETICA_BOLD_WIDTHS,
     };
-    to_win_ansi(text)
-        .iter()
-        .map(|&b| f64::from(table[b as usize]))
+    pdf_chars(text, weight)
+        .map(|(_, p)| match p {
+            PdfChar::Standard(code) => f64::from(table[code as usize]),
+            PdfChar::Fallback(_, width) => width,
+        })
         .sum::<f64>()
         * size
         / 1000.0
@@ -280,13 +313,47 @@ mod tests {
         assert_eq!(text_width("", 12.0, Weight::Regular), 0.0);
     }
 
+    /// The standard-font bytes of `text`, with `F` for each fallback-font glyph.
+    fn standard_or_fallback(text: &str) -> Vec<u8> {
+        pdf_chars(text, Weight::Regular)
+            .map(|(_, p)| match p {
+                PdfChar::Standard(code) => code,
+                PdfChar::Fallback(..) => b'F',
+            })
+            .collect()
+    }
+
     #[test]
-    fn win_ansi_maps_latin1_and_replaces_the_rest() {
-        assert_eq!(to_win_ansi("Café – 5 €"), b"Caf\xe9 \x96 5 \x80".to_vec());
-        assert_eq!(to_win_ansi("−3"), b"-3".to_vec());
-        assert_eq!(to_win_ansi("日本"), b"??".to_vec());
-        assert_eq!(to_win_ansi("a\u{200B}b\u{0301}"), b"ab".to_vec());
-        assert_eq!(to_win_ansi("a\tb"), b"a b".to_vec());
+    fn pdf_text_is_win_ansi_then_the_fallback_font_then_a_substitute() {
+        assert_eq!(
+            standard_or_fallback("Café – 5 €"),
+            b"Caf\xe9 \x96 5 \x80".to_vec()
+        );
+        // The typographic minus and narrow spaces stay in the standard font.
+        assert_eq!(standard_or_fallback("−3\u{202F}k"), b"-3 k".to_vec());
+        // Cyrillic, Greek, Polish and arrows come from the fallback font ...
+        assert_eq!(standard_or_fallback("Пиво Ωł→"), b"FFFF FFF".to_vec());
+        // ... CJK, emoji and right-to-left letters are not drawn by it.
+        assert_eq!(standard_or_fallback("日本🍺שלום"), b"???????".to_vec());
+        assert_eq!(standard_or_fallback("a\u{200B}b\u{0301}"), b"ab".to_vec());
+        assert_eq!(standard_or_fallback("a\tb"), b"a b".to_vec());
+    }
+
+    #[test]
+    fn measured_width_is_the_width_the_pdf_draws() {
+        // Layout (text_width) and drawing (pdf_text_width) agree for text either font draws, so
+        // wrapped and right-aligned Cyrillic lines fit where they are put.
+        for text in ["Hello", "Пиво и сидр", "Ωmega → ▲ 5"] {
+            for weight in [Weight::Regular, Weight::Bold] {
+                let (layout, drawn) = (
+                    text_width(text, 10.0, weight),
+                    pdf_text_width(text, 10.0, weight),
+                );
+                assert!((layout - drawn).abs() < 1e-9, "{text}: {layout} vs {drawn}");
+            }
+        }
+        let (_, zhe) = crate::kernels::report::fonts::fallback_glyph('Ж', Weight::Regular).unwrap();
+        assert!((pdf_text_width("Ж", 10.0, Weight::Regular) - zhe / 100.0).abs() < 1e-9);
     }
 
     #[test]
