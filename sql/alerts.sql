@@ -255,6 +255,11 @@ BEGIN
         RAISE EXCEPTION 'invalid interval_seconds %: accepted 0.1 to 600', interval_seconds USING ERRCODE = '22023';
     END IF;
     deadline := pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => duration_seconds);
+    -- Before taking the lock: inside a transaction block the COMMIT below would fail after the
+    -- first round and leave the session lock held. The precheck explains an explicit block; the
+    -- COMMIT also stops any other atomic context (a CALL from a function) before the lock.
+    PERFORM mking_analytics.alert_loop_precheck();
+    COMMIT;
     -- One evaluator at a time: a second loop (a late cron start, a manual CALL) returns at once.
     IF NOT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('mking_analytics.run_alert_loop')) THEN
         RAISE NOTICE 'mking_analytics: another alert loop is running; this one returns';

@@ -140,6 +140,8 @@ GRANT EXECUTE ON FUNCTION evaluate_alerts(), set_error_rate_source(text, text, t
 COMMENT ON FUNCTION alert_rule_parameters_problem(text, jsonb) IS
     'Internal: why parameters do not suit a rule type (message, hint), or no row; alert_rules_validate() and the evaluator read parameters with the same code.';
 REVOKE ALL ON PROCEDURE run_alert_loop(integer, numeric) FROM PUBLIC;
+COMMENT ON FUNCTION alert_loop_precheck() IS
+    'Internal: run_alert_loop calls it first; SQLSTATE 25001 inside BEGIN … COMMIT or a multi-statement query string, where the loop could not COMMIT after each round.';
 GRANT EXECUTE ON PROCEDURE run_alert_loop(integer, numeric) TO mking_analytics_admin;
 GRANT INSERT, UPDATE, DELETE ON error_rate_source TO mking_analytics_admin;
 -- The listener (mking-listener) claims and records deliveries; it needs nothing else.

@@ -106,6 +106,16 @@ fn setup(db: &str) -> Client {
     c
 }
 
+/// Advisory locks the session of `c` holds (the loop's session lock is one).
+fn advisory_locks_held(c: &mut Client) -> i64 {
+    c.query_one(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
 /// Fire and resolve cycles against a running loop; returns the commit-to-NOTIFY latencies.
 fn cycles(
     c: &mut Client,
@@ -282,13 +292,7 @@ fn alerts_cancelled_loop_releases_its_lock() {
         .expect_err("the loop outlived its statement_timeout");
     assert!(format!("{err:?}").contains("statement timeout"), "{err:?}");
     a.batch_execute("RESET statement_timeout").unwrap();
-    let held = a
-        .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
-            &[],
-        )
-        .unwrap()
-        .get::<_, i64>(0);
+    let held = advisory_locks_held(&mut a);
     assert_eq!(held, 0, "the cancelled loop still holds its advisory lock");
     let mut b = connect(db);
     let free = b
@@ -299,6 +303,49 @@ fn alerts_cancelled_loop_releases_its_lock() {
         .unwrap()
         .get::<_, bool>(0);
     assert!(free, "another session cannot start a loop");
+}
+
+#[test]
+fn alerts_loop_in_a_transaction_block_is_refused_before_its_lock() {
+    // Its COMMIT after each round cannot work there. Refused up front, the loop leaves no session
+    // lock behind that would silence the scheduled loop until this session ends.
+    let db = "it_alerts_loop_txn";
+    let _c = setup(db);
+    let mut a = connect(db);
+    for (how, sql) in [
+        (
+            "after BEGIN",
+            "BEGIN; CALL mking_analytics.run_alert_loop(5, 1); COMMIT",
+        ),
+        (
+            "in one query string",
+            "SET application_name = 'x'; CALL mking_analytics.run_alert_loop(5, 1)",
+        ),
+    ] {
+        let err = a.batch_execute(sql).expect_err(how);
+        let db_err = err
+            .as_db_error()
+            .unwrap_or_else(|| panic!("{how}: {err:?}"));
+        assert_eq!(db_err.code().code(), "25001", "{how}: {db_err:?}");
+        assert!(
+            db_err
+                .message()
+                .contains("cannot run inside a transaction block"),
+            "{how}: {db_err:?}"
+        );
+        a.batch_execute("ROLLBACK").unwrap();
+        let held = advisory_locks_held(&mut a);
+        assert_eq!(held, 0, "{how}: the refused loop holds its advisory lock");
+    }
+    // On its own it runs: one round, committed.
+    a.batch_execute("CALL mking_analytics.run_alert_loop(0, 1)")
+        .unwrap();
+    let rounds = scalar(
+        &mut a,
+        "SELECT count(*) FROM mking_analytics.alert_rules WHERE last_evaluated_at IS NOT NULL",
+    )
+    .unwrap();
+    assert_eq!(rounds, "1", "the rule was not evaluated");
 }
 
 #[test]

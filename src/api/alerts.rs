@@ -1003,6 +1003,24 @@ fn resolve_inactive(at: Tstz) {
     }
 }
 
+/// Refuses to start `run_alert_loop` where its COMMIT after each round cannot work: inside
+/// `BEGIN … COMMIT` or a multi-statement query string. Checked before the loop takes its session
+/// lock, because a failed COMMIT would leave that lock held and silence the scheduled loop until
+/// the session ends.
+#[pg_extern(volatile, parallel_safe)]
+fn alert_loop_precheck() {
+    // SAFETY: reads the current transaction state; no arguments, no side effects.
+    if unsafe { pg_sys::IsTransactionBlock() } {
+        crate::errors::raise(
+            PgSqlErrorCode::ERRCODE_ACTIVE_SQL_TRANSACTION,
+            "run_alert_loop commits after each round, so it cannot run inside a transaction block"
+                .to_string(),
+            "CALL it as a statement of its own: not after BEGIN, and not together with other \
+             statements in one query string (psql -c 'SET …; CALL …' is one transaction).",
+        );
+    }
+}
+
 /// One evaluation round: every active rule, then the live metrics on `mking_analytics_live`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn evaluate_alerts() -> TableIterator<
