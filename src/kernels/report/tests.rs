@@ -416,3 +416,32 @@ fn model_round_trips_through_json() {
     let back: Report = serde_json::from_str(&json).expect("deserializes");
     assert_eq!(render_html(&back), render_html(&report));
 }
+
+#[test]
+fn every_character_of_the_basic_plane_renders_into_a_valid_pdf() {
+    // Each printable character of the Basic Multilingual Plane and a few beyond, 100 to a table
+    // row: whatever a user names a post, the PDF renders, parses, and embeds each fallback glyph
+    // once (the subset cannot hold more glyphs than DejaVu Sans has).
+    let chars: Vec<char> = (0x20u32..0x10000)
+        .chain([0x1F37A, 0x1D11E, 0x20000, 0x10FFFD])
+        .filter_map(char::from_u32)
+        .filter(|c| !c.is_control())
+        .collect();
+    let mut r = fixtures::weekly();
+    let template = r.tables[0].rows[0].clone();
+    r.tables[0].rows = chars
+        .chunks(100)
+        .map(|chunk| {
+            let mut row = template.clone();
+            row[0] = chunk.iter().collect();
+            row
+        })
+        .collect();
+    let bytes = render_pdf(&r).expect("renders");
+    let doc = parse_pdf(&bytes);
+    assert!(doc.get_pages().len() > 10);
+    let text = pdf_text(&doc);
+    for needle in ["ЖЗИЙ", "αβγδ", "ŁłŃń", "←↑→↓"] {
+        assert!(text.contains(needle), "{needle} missing");
+    }
+}
