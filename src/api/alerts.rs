@@ -519,11 +519,12 @@ fn run_condition_query(sql: &str, owner: &str, timeout_ms: i32) -> Result<Option
             Spi::connect(|c| {
                 let rows = c.select(&wrapped, None, &[])?;
                 let n = rows.len();
-                let mut v = None;
-                for row in rows {
-                    v = row.get::<String>(1)?;
-                    break;
-                }
+                let v = rows
+                    .into_iter()
+                    .next()
+                    .map(|row| row.get::<String>(1))
+                    .transpose()?
+                    .flatten();
                 Ok::<_, pgrx::spi::Error>((n, v))
             })
         })
