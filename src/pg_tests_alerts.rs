@@ -229,7 +229,7 @@ mod tests {
                 "division: division by zero (SQLSTATE 22012)",
                 "text: invalid input syntax for type numeric: \"many\" (SQLSTATE 22P02)",
                 "two rows: the condition query returned more than one row; it must return exactly one (SQLSTATE 21000)",
-                "slow: canceling statement due to statement timeout (SQLSTATE 57014)",
+                "slow: canceling statement due to statement timeout: the condition query ran past timeout_ms (200 ms) (SQLSTATE 57014)",
             ]
             .join("\n")
         );
@@ -706,16 +706,108 @@ mod tests {
     }
 
     #[pg_test]
-    fn a_query_returning_nan_is_an_error_not_a_firing() {
+    fn a_query_returning_nan_or_infinity_is_an_error_not_a_firing() {
         Spi::run("DELETE FROM mking_analytics.alert_rules").unwrap();
         rule("nan", "query", "SELECT 'NaN'::numeric", ">", "0");
+        rule("inf", "query", "SELECT 'Infinity'::float8", ">", "1");
+        rule("-inf", "query", "SELECT '-Infinity'::numeric", "<", "1");
         assert_eq!(
-            text("SELECT format('%s: %s', status, message) FROM mking_analytics.evaluate_alerts()"),
-            "error: value NaN is not a number (SQLSTATE 22P02)"
+            text("SELECT string_agg(format('%s: %s', status, message), E'\n' ORDER BY rule_id) FROM mking_analytics.evaluate_alerts()"),
+            [
+                "error: value NaN is not a number (SQLSTATE 22P02)",
+                "error: value Infinity is not a finite number (SQLSTATE 22P02)",
+                "error: value -Infinity is not a finite number (SQLSTATE 22P02)",
+            ]
+            .join("\n")
         );
         assert_eq!(
             text("SELECT count(*)::text FROM mking_analytics.alert_triggers"),
             "0"
+        );
+    }
+
+    #[pg_test]
+    fn a_query_that_swallows_its_cancel_still_times_out() {
+        // plpgsql may catch query_canceled: the cancel repeats after the deadline, and a value
+        // returned past it is refused rather than compared.
+        Spi::run("DELETE FROM mking_analytics.alert_rules").unwrap();
+        Spi::run(
+            "CREATE FUNCTION public.stubborn() RETURNS int LANGUAGE plpgsql AS $$
+             BEGIN
+                 FOR i IN 1..3 LOOP
+                     BEGIN PERFORM pg_sleep(2); EXCEPTION WHEN query_canceled THEN NULL; END;
+                 END LOOP;
+                 RETURN 42;
+             END $$;
+             CREATE FUNCTION public.fallback() RETURNS int LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_sleep(2); RETURN 0;
+             EXCEPTION WHEN query_canceled THEN RETURN 42; END $$",
+        )
+        .unwrap();
+        rule("stubborn", "query", "SELECT public.stubborn()", ">", "1");
+        rule("fallback", "query", "SELECT public.fallback()", ">", "1");
+        Spi::run("UPDATE mking_analytics.alert_rules SET parameters = '{\"timeout_ms\": 200}'")
+            .unwrap();
+        assert_eq!(evaluate(), "stubborn=error fallback=error");
+        assert_eq!(
+            text("SELECT string_agg(DISTINCT last_error, ' | ') FROM mking_analytics.alert_rules"),
+            "canceling statement due to statement timeout: the condition query ran past timeout_ms (200 ms) (SQLSTATE 57014)"
+        );
+        assert_eq!(
+            text("SELECT count(*)::text FROM mking_analytics.alert_triggers"),
+            "0"
+        );
+        // No cancel is left pending for the evaluator's own statements.
+        Spi::run("CREATE TEMP TABLE after_timeout (x int)").unwrap();
+    }
+
+    #[pg_test]
+    fn session_advisory_locks_taken_by_a_query_are_released_and_reported() {
+        // A session-level advisory lock outlives the rule's subtransaction: held by the alert
+        // loop's session, it would stop refresh_rollups() and the reports (same keys) for good.
+        Spi::run("DELETE FROM mking_analytics.alert_rules").unwrap();
+        rule(
+            "grab refresh",
+            "query",
+            "SELECT pg_try_advisory_lock(hashtext('mking_analytics.refresh_rollups')::bigint)::int",
+            ">",
+            "5",
+        );
+        rule(
+            "twice, shared, two keys",
+            "query",
+            "SELECT 1 FROM pg_advisory_lock(7) a, pg_advisory_lock(7) b, pg_advisory_lock_shared(8, -9) c",
+            ">",
+            "5",
+        );
+        rule(
+            "transaction lock",
+            "query",
+            "SELECT pg_try_advisory_xact_lock(7)::int",
+            ">",
+            "5",
+        );
+        let locks = "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()";
+        assert_eq!(text(locks), "0");
+        assert_eq!(
+            evaluate(),
+            "grab refresh=error twice, shared, two keys=error transaction lock=ok"
+        );
+        assert_eq!(
+            text("SELECT string_agg(format('%s: %s', rule_name, last_error), E'\\n' ORDER BY id) FROM mking_analytics.alert_rules WHERE last_status = 'error'"),
+            [
+                "grab refresh: the condition query took 1 session-level advisory lock(s), which outlive a rule and would block other work (the rollup refresh, reports, other apps); they were released. Use pg_try_advisory_xact_lock, which ends with the rule (SQLSTATE 42501)",
+                "twice, shared, two keys: the condition query took 2 session-level advisory lock(s), which outlive a rule and would block other work (the rollup refresh, reports, other apps); they were released. Use pg_try_advisory_xact_lock, which ends with the rule (SQLSTATE 42501)",
+            ]
+            .join("\n")
+        );
+        // Only the evaluator's own transaction lock is left, until this transaction ends.
+        assert_eq!(text(locks), "1");
+        assert_eq!(
+            text(
+                "SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            ),
+            "ExclusiveLock"
         );
     }
 }

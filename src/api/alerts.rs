@@ -23,7 +23,7 @@ const INTERACTION_SOURCES: [&str; 4] = ["like", "comment", "share", "follow"];
 
 // timeout.h is not in pgrx's bindings; these are exported by every backend.
 extern "C-unwind" {
-    fn enable_timeout_after(id: u32, delay_ms: i32);
+    fn enable_timeout_every(id: u32, fin_time: i64, delay_ms: i32);
     fn enable_timeout_at(id: u32, fin_time: i64);
     fn disable_timeout(id: u32, keep_indicator: bool);
     fn get_timeout_active(id: u32) -> bool;
@@ -32,6 +32,9 @@ extern "C-unwind" {
 }
 /// `STATEMENT_TIMEOUT` of `enum TimeoutId` (PostgreSQL 15).
 const STATEMENT_TIMEOUT: u32 = 3;
+/// After its deadline a condition query is cancelled again this often, so a function that catches
+/// `query_canceled` and goes on is cancelled at its next wait as well.
+const RECANCEL_MS: i32 = 100;
 
 /// The built-in metrics (alert_rules.metric accepts these, see sql/alerts.sql).
 const METRICS: [&str; 4] = [
@@ -438,7 +441,8 @@ fn as_restricted_owner<T>(owner: pg_sys::Oid, timeout_ms: i32, f: impl FnOnce() 
         // restoring any outer statement timeout afterwards.
         let outer = get_timeout_active(STATEMENT_TIMEOUT)
             .then(|| get_timeout_finish_time(STATEMENT_TIMEOUT));
-        enable_timeout_after(STATEMENT_TIMEOUT, timeout_ms);
+        let deadline = pg_sys::GetCurrentTimestamp() + i64::from(timeout_ms) * 1000;
+        enable_timeout_every(STATEMENT_TIMEOUT, deadline, RECANCEL_MS);
         let restore_timeout = move || {
             let fired = get_timeout_indicator(STATEMENT_TIMEOUT, false);
             disable_timeout(STATEMENT_TIMEOUT, false);
@@ -451,9 +455,32 @@ fn as_restricted_owner<T>(owner: pg_sys::Oid, timeout_ms: i32, f: impl FnOnce() 
             }
         };
         let f = std::panic::AssertUnwindSafe(f);
+        let timed_out = move || {
+            crate::errors::raise(
+                PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+                format!(
+                    "canceling statement due to statement timeout: the condition query ran past timeout_ms ({timeout_ms} ms)"
+                ),
+                "",
+            )
+        };
         let out = PgTryBuilder::new(move || {
             let f = f;
-            (f.0)()
+            let out = (f.0)();
+            // A query that caught the cancel and still returned is not trusted: its value came
+            // after the limit (or from a fallback the cancel provoked).
+            if pg_sys::GetCurrentTimestamp() >= deadline {
+                timed_out();
+            }
+            out
+        })
+        // The repeated cancels are reported by PostgreSQL as "user request"; past the deadline
+        // they are this query's timeout.
+        .catch_when(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, move |e| {
+            if pg_sys::GetCurrentTimestamp() >= deadline {
+                timed_out()
+            }
+            e.rethrow()
         })
         .finally(restore_timeout)
         .execute();
@@ -514,7 +541,8 @@ fn run_condition_query(sql: &str, owner: &str, timeout_ms: i32) -> Result<Option
         .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
     // A subquery admits one SELECT (or VALUES/TABLE) only: no second statement, no DML.
     let wrapped = format!("SELECT q.v::numeric::text FROM ({body}\n) AS q(v) LIMIT 2");
-    isolated(|| {
+    let locks_before = advisory_locks_held();
+    let result = isolated(|| {
         as_restricted_owner(oid, timeout_ms, || {
             Spi::connect(|c| {
                 let rows = c.select(&wrapped, None, &[])?;
@@ -537,7 +565,87 @@ fn run_condition_query(sql: &str, owner: &str, timeout_ms: i32) -> Result<Option
             "21000",
             "the condition query returned more than one row; it must return exactly one",
         )),
-    })
+    });
+    let leaked = release_advisory_locks_taken_since(&locks_before);
+    if leaked > 0 {
+        return Err(failure(
+            "42501",
+            format!(
+                "the condition query took {leaked} session-level advisory lock(s), which outlive a rule and would block other work (the rollup refresh, reports, other apps); they were released. Use pg_try_advisory_xact_lock, which ends with the rule"
+            ),
+        ));
+    }
+    result
+}
+
+/// An advisory lock as `pg_locks` shows it: classid, objid, objsubid (1 = one bigint key, 2 = two
+/// int4 keys) and mode.
+type AdvisoryLock = (u32, u32, i16, String);
+
+/// The advisory locks this backend holds.
+fn advisory_locks_held() -> Vec<AdvisoryLock> {
+    spi(
+        Spi::connect(|c| {
+            let mut out = Vec::new();
+            for row in c.select(
+                "SELECT classid::bigint, objid::bigint, objsubid, mode FROM pg_catalog.pg_locks
+                  WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted",
+                None,
+                &[],
+            )? {
+                out.push((
+                    row.get::<i64>(1)?.unwrap_or(0) as u32,
+                    row.get::<i64>(2)?.unwrap_or(0) as u32,
+                    row.get::<i16>(3)?.unwrap_or(0),
+                    row.get::<String>(4)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        }),
+        "listing advisory locks",
+    )
+}
+
+/// Releases the advisory locks held now that were not held `before`: the session-level ones a
+/// condition query took (its transaction-level ones ended with its subtransaction). A lock taken
+/// several times is released as often. Returns how many distinct locks were released.
+fn release_advisory_locks_taken_since(before: &[AdvisoryLock]) -> usize {
+    let leaked: Vec<AdvisoryLock> = advisory_locks_held()
+        .into_iter()
+        .filter(|l| !before.contains(l))
+        .collect();
+    for (classid, objid, objsubid, mode) in &leaked {
+        let shared = if mode == "ShareLock" { "_shared" } else { "" };
+        let (sql, args) = if *objsubid == 2 {
+            (
+                format!("SELECT pg_catalog.pg_advisory_unlock{shared}($1::int4, $2::int4)"),
+                vec![
+                    DatumWithOid::from(*classid as i32),
+                    DatumWithOid::from(*objid as i32),
+                ],
+            )
+        } else {
+            let key = ((u64::from(*classid) << 32) | u64::from(*objid)) as i64;
+            (
+                format!("SELECT pg_catalog.pg_advisory_unlock{shared}($1)"),
+                vec![DatumWithOid::from(key)],
+            )
+        };
+        // Unlock once per time it was taken, stopping when the lock is gone (one more unlock
+        // would only warn); bounded, in case something re-takes it.
+        for _ in 0..10_000 {
+            let released = spi(
+                Spi::get_one_with_args::<bool>(&sql, &args),
+                "releasing an advisory lock",
+            );
+            if released != Some(true)
+                || !advisory_locks_held().contains(&(*classid, *objid, *objsubid, mode.clone()))
+            {
+                break;
+            }
+        }
+    }
+    leaked.len()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -624,6 +732,17 @@ fn compare(value: &str, op: &str, threshold: &str) -> Result<bool, String> {
     // NaN compares above every number in PostgreSQL: it would fire every '>' rule.
     if value.trim().eq_ignore_ascii_case("nan") {
         return Err(failure("22P02", "value NaN is not a number"));
+    }
+    // ±Infinity would fire every '>' (or '<') rule whatever its threshold, and is no JSON number.
+    if value
+        .trim()
+        .trim_start_matches(['+', '-'])
+        .eq_ignore_ascii_case("infinity")
+    {
+        return Err(failure(
+            "22P02",
+            format!("value {} is not a finite number", value.trim()),
+        ));
     }
     let v = AnyNumeric::try_from(value)
         .map_err(|e| failure("22P02", format!("value {value} is not a number: {e}")))?;
