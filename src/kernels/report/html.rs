@@ -53,6 +53,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+// Table cells use overflow-wrap:anywhere: break-word does not narrow an auto-layout table's
+// columns, so one long unbroken title pushed the other columns off the page.
 const CSS: &str = r#"
 :root{--ink:#1f2937;--muted:#5b6573;--line:#e3e7ec;--panel:#f5f7fa;--accent:#2563eb;--up:#1d6fd8;--down:#c2410c;
 --good:#0f7b5f;--good-bg:#e8f6f1;--info:#2563eb;--info-bg:#eef3fe;--warn:#a15c00;--warn-bg:#fff5e0;--err:#b42318;--err-bg:#fdecea}
@@ -61,7 +63,7 @@ html{-webkit-text-size-adjust:100%}
 body{margin:0;background:#eef1f5;color:var(--ink);font:15px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 main{max-width:880px;margin:24px auto;background:#fff;padding:32px 40px;border-radius:10px;box-shadow:0 1px 3px rgba(15,23,42,.08)}
 h1,h2,h3,p,li,dd,figcaption,.card{overflow-wrap:anywhere}
-td,th{overflow-wrap:break-word}
+td{overflow-wrap:anywhere}td.num{white-space:nowrap;overflow-wrap:normal}
 header .kind{margin:0;color:var(--accent);font-weight:600;font-size:13px;letter-spacing:.06em;text-transform:uppercase}
 h1{margin:4px 0 12px;font-size:28px;line-height:1.2}
 h2{margin:36px 0 12px;font-size:19px;padding-bottom:6px;border-bottom:2px solid var(--line)}

@@ -854,18 +854,15 @@ fn column_widths(table: &Table, columns: usize) -> Vec<f64> {
         .collect();
     let min_total: f64 = minimum.iter().sum();
     let natural_total: f64 = natural.iter().sum();
-    if natural_total <= CONTENT_WIDTH || min_total >= CONTENT_WIDTH {
-        // Everything fits (spread the slack), or not even the words do (shrink evenly).
-        let base = if natural_total <= CONTENT_WIDTH {
-            &natural
-        } else {
-            &minimum
-        };
-        let total: f64 = base.iter().sum();
-        return base
+    if natural_total <= CONTENT_WIDTH {
+        // Everything fits: spread the slack.
+        return natural
             .iter()
-            .map(|w| w * CONTENT_WIDTH / total.max(1.0))
+            .map(|w| w * CONTENT_WIDTH / natural_total.max(1.0))
             .collect();
+    }
+    if min_total >= CONTENT_WIDTH {
+        return cap_widest(&minimum, CONTENT_WIDTH);
     }
     let spare = CONTENT_WIDTH - min_total;
     let wanted = natural_total - min_total;
@@ -874,6 +871,25 @@ fn column_widths(table: &Table, columns: usize) -> Vec<f64> {
         .zip(&natural)
         .map(|(m, n)| m + (n - m) * spare / wanted.max(1e-9))
         .collect()
+}
+
+/// Not even the words fit (long unbroken words: a URL, a made-up type name): the widest columns
+/// are cut down to the one width at which all columns fill `total`, so short headers such as
+/// "Likes" stay whole and only the long words, which wrap anyway, are broken.
+fn cap_widest(minimum: &[f64], total: f64) -> Vec<f64> {
+    let mut sorted = minimum.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut rest = total;
+    let mut cap = f64::INFINITY;
+    for (i, m) in sorted.iter().enumerate() {
+        let share = rest / (sorted.len() - i) as f64;
+        if *m > share {
+            cap = share;
+            break;
+        }
+        rest -= m;
+    }
+    minimum.iter().map(|m| m.min(cap)).collect()
 }
 
 fn row_block(cells: &[String], widths: &[f64], numeric: &[bool], header: bool) -> Block {
@@ -1624,6 +1640,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn long_unbroken_words_do_not_break_the_short_headers() {
+        // Two text columns of words wider than their 120 pt cap: only they give up width.
+        let long = "Supercalifragilisticexpialidocious".repeat(4);
+        let table = Table {
+            key: "top_content".into(),
+            title: "Top posts".into(),
+            columns: crate::kernels::report::model::TOP_POSTS_COLUMNS
+                .map(String::from)
+                .to_vec(),
+            rows: vec![[long.as_str(), "bob", &long, "0", "7", "1", "14.0"]
+                .map(String::from)
+                .to_vec()],
+        };
+        let widths = column_widths(&table, 7);
+        assert!((widths.iter().sum::<f64>() - CONTENT_WIDTH).abs() < 1e-6);
+        for (c, header) in table.columns.iter().enumerate().skip(3) {
+            for word in header.split_whitespace() {
+                let lines = wrap_text(word, widths[c] - 2.0 * CELL_PAD, CELL_FONT, Weight::Bold, 8);
+                assert_eq!(lines, vec![word.to_string()], "column {header}: {widths:?}");
+            }
+        }
+        assert_eq!(widths[0], widths[2], "{widths:?}");
+        assert_eq!(
+            cap_widest(&[10.0, 20.0, 90.0], 60.0),
+            vec![10.0, 20.0, 30.0]
+        );
+        assert_eq!(cap_widest(&[30.0, 30.0], 60.0), vec![30.0, 30.0]);
     }
 
     #[test]
