@@ -1642,20 +1642,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn long_unbroken_words_do_not_break_the_short_headers() {
-        // Two text columns of words wider than their 120 pt cap: only they give up width.
-        let long = "Supercalifragilisticexpialidocious".repeat(4);
-        let table = Table {
+    fn top_posts_table(rows: Vec<Vec<String>>) -> Table {
+        Table {
             key: "top_content".into(),
             title: "Top posts".into(),
             columns: crate::kernels::report::model::TOP_POSTS_COLUMNS
                 .map(String::from)
                 .to_vec(),
-            rows: vec![[long.as_str(), "bob", &long, "0", "7", "1", "14.0"]
-                .map(String::from)
-                .to_vec()],
-        };
+            rows,
+        }
+    }
+
+    #[test]
+    fn long_unbroken_words_do_not_break_the_short_headers() {
+        // Two text columns of words wider than their 120 pt cap: only they give up width.
+        let long = "Supercalifragilisticexpialidocious".repeat(4);
+        let table = top_posts_table(vec![[long.as_str(), "bob", &long, "0", "7", "1", "14.0"]
+            .map(String::from)
+            .to_vec()]);
         let widths = column_widths(&table, 7);
         assert!((widths.iter().sum::<f64>() - CONTENT_WIDTH).abs() < 1e-6);
         for (c, header) in table.columns.iter().enumerate().skip(3) {
@@ -1675,13 +1679,8 @@ mod tests {
     #[test]
     fn table_columns_never_break_a_word() {
         let title = "Answer: Can I drink Dogfish Head Sixty One four years after the expiry date?";
-        let table = Table {
-            key: "top_content".into(),
-            title: "Top posts".into(),
-            columns: crate::kernels::report::model::TOP_POSTS_COLUMNS
-                .map(String::from)
-                .to_vec(),
-            rows: vec![
+        let table = top_posts_table(
+            vec![
                 [
                     "question",
                     "Attbier is not Old Beer",
@@ -1700,7 +1699,7 @@ mod tests {
                 .map(String::from)
                 .to_vec()])
             .collect(),
-        };
+        );
         let widths = column_widths(&table, 7);
         assert!((widths.iter().sum::<f64>() - CONTENT_WIDTH).abs() < 1e-6);
         for (c, header) in table.columns.iter().enumerate() {
