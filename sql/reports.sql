@@ -169,7 +169,7 @@ BEGIN
         SELECT r.id INTO rid FROM mking_analytics.reports r
          WHERE r.report_type = p.kind AND r.period_start = p.period_start AND r.tz = p.tz;
         PERFORM pg_notify('mking_analytics_reports', jsonb_build_object(
-            'report_id', rid, 'kind', p.kind, 'period_start', p.period_start, 'status', 'failed')::text);
+            'report_id', rid, 'kind', p.kind, 'period_start', p.period_start, 'tz', p.tz, 'status', 'failed')::text);
         RAISE WARNING 'mking_analytics: % report for % (%) failed: % (SQLSTATE %)', p.kind, p.period_start, p.tz, msg, state
             USING HINT = format('Logged in mking_analytics.report_generation_logs (id %s); generate_report returns NULL.', log_id);
         RETURN NULL;
@@ -182,7 +182,7 @@ BEGIN
      WHERE id = log_id;
     -- Delivered to listeners when this transaction commits.
     PERFORM pg_notify('mking_analytics_reports', jsonb_build_object(
-        'report_id', rid, 'kind', p.kind, 'period_start', p.period_start, 'status', 'completed')::text);
+        'report_id', rid, 'kind', p.kind, 'period_start', p.period_start, 'tz', p.tz, 'status', 'completed')::text);
     RETURN rid;
 END $$;
 COMMENT ON FUNCTION generate_report(text, date, text) IS

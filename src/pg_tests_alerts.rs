@@ -181,6 +181,10 @@ mod tests {
             text("SELECT string_agg(format('%s:%s', resolved_at IS NOT NULL, alert_message), ' / ' ORDER BY id) FROM mking_analytics.alert_triggers"),
             "t:busy: posts_1h = 2 >= 2.0000 / t:busy: posts_1h = 2 >= 2.0000"
         );
+        assert_eq!(
+            text("SELECT format('%s|%s', last_status, last_value) FROM mking_analytics.alert_rules WHERE rule_name = 'busy'"),
+            "resolved|2"
+        );
         // Every operator, at the boundary: value 2 against threshold 2.
         Spi::run("DELETE FROM mking_analytics.alert_rules").unwrap();
         for op in [">", "<", ">=", "<=", "="] {

@@ -226,6 +226,24 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_month_without_likes_names_no_most_liked_type() {
+        dataset();
+        Spi::run("UPDATE mking_analytics.report_settings SET value = 1 WHERE name = 'monthly_content_type_min_posts'").unwrap();
+        Spi::run("DELETE FROM likes").unwrap();
+        let id = generate("monthly", "2024-03-20");
+        // Every type has 0 likes: "most liked" would be an arbitrary pick, so there is no such
+        // figure and no content recommendation built on it.
+        assert_eq!(
+            text(&format!("SELECT string_agg(f->>'key', ' ; ') FROM jsonb_array_elements(mking_analytics.report_json({id})->'figures') f WHERE f->>'key' LIKE '%content_type%'")),
+            "best_content_type_score"
+        );
+        assert_eq!(
+            text(&format!("SELECT count(*)::text FROM jsonb_array_elements(mking_analytics.report_json({id})->'recommendations') r WHERE r->>'category' = 'content'")),
+            "0"
+        );
+    }
+
+    #[pg_test]
     fn monthly_report_growth_heatmap_and_recommendations() {
         dataset();
         Spi::run("UPDATE mking_analytics.report_settings SET value = 1 WHERE name = 'monthly_content_type_min_posts'").unwrap();

@@ -64,7 +64,7 @@ fn reports_notify_on_commit_and_schedule_registers_the_job() {
     let fields = scalar(
         &mut gen,
         &format!(
-            "SELECT concat_ws('|', p->>'report_id', p->>'kind', p->>'period_start', p->>'status', (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(p) k))
+            "SELECT concat_ws('|', p->>'report_id', p->>'kind', p->>'period_start', p->>'tz', p->>'status', (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(p) k))
                FROM (SELECT {}::jsonb AS p) x",
             postgres_literal(&payload)
         ),
@@ -72,7 +72,8 @@ fn reports_notify_on_commit_and_schedule_registers_the_job() {
     assert_eq!(
         fields.as_deref(),
         Some(
-            format!("{id}|daily|2024-03-12|completed|kind,period_start,report_id,status").as_str()
+            format!("{id}|daily|2024-03-12|UTC|completed|kind,period_start,report_id,status,tz")
+                .as_str()
         )
     );
     // What the listener then reads: HTML and PDF, delivery 'none' (no subscribers).

@@ -1120,6 +1120,14 @@ fn resolve_inactive(at: Tstz) {
             message: format!("{name}: rule deactivated, alert closed"),
         };
         apply(&rule, &verdict, Action::Resolve, at);
+        // Its last status said "firing"; the alert is closed now (its last value stays).
+        spi(
+            Spi::run_with_args(
+                "UPDATE mking_analytics.alert_rules SET last_status = 'resolved', last_evaluated_at = $2, last_error = NULL WHERE id = $1",
+                &[rid.into(), at.into()],
+            ),
+            "recording a deactivated rule's closed alert",
+        );
     }
 }
 

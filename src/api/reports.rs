@@ -778,7 +778,10 @@ fn monthly(b: &mut Builder) -> Option<String> {
                 "content_types",
             );
         }
-        if let Some(liked) = best_type(&cur, min_posts, "likes") {
+        // With no likes at all, "most-liked" would name an arbitrary type: no figure.
+        if let Some(liked) = best_type(&cur, min_posts, "likes")
+            .filter(|r| num(&r["likes"]).is_some_and(|likes| likes > 0.0))
+        {
             let t = content_type_name(liked);
             b.figure(
                 "most_liked_content_type_likes",

@@ -10,7 +10,7 @@
 //!
 //! Right-to-left scripts (Hebrew, Arabic …) would need bidirectional reordering and shaping, which
 //! this renderer does not do, so they stay `?` rather than being drawn backwards; so does anything
-//! DejaVu Sans lacks (CJK, emoji). The HTML shows every character.
+//! DejaVu Sans lacks (CJK, most emoji: it has a few, such as 😀). The HTML shows every character.
 
 use std::sync::OnceLock;
 

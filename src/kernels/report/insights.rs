@@ -169,6 +169,15 @@ fn at_least(
     })
 }
 
+/// `one` after a shown value of exactly 1 ("1 user was"), else `many` ("0 users", "1.5 users").
+fn plural<'a>(shown: &str, one: &'a str, many: &'a str) -> &'a str {
+    if shown == "1" {
+        one
+    } else {
+        many
+    }
+}
+
 /// Daily: activity good or low; content creation active or insufficient.
 pub fn daily_insights(figures: &[Figure], coverage: Coverage, t: &Thresholds) -> Vec<Insight> {
     if let Some(i) = coverage_insight(coverage) {
@@ -180,16 +189,36 @@ pub fn daily_insights(figures: &[Figure], coverage: Coverage, t: &Thresholds) ->
             t,
             "active_users",
             "daily_active_users_good",
-            &|v| format!("Activity is good: {v} users were active."),
-            &|v| format!("Activity is low: only {v} users were active."),
+            &|v| {
+                format!(
+                    "Activity is good: {v} {} active.",
+                    plural(v, "user was", "users were")
+                )
+            },
+            &|v| {
+                format!(
+                    "Activity is low: only {v} {} active.",
+                    plural(v, "user was", "users were")
+                )
+            },
         ),
         at_least(
             figures,
             t,
             "new_posts",
             "daily_posts_active",
-            &|v| format!("Content creation is active: {v} new posts."),
-            &|v| format!("Content creation is insufficient: only {v} new posts."),
+            &|v| {
+                format!(
+                    "Content creation is active: {v} new {}.",
+                    plural(v, "post", "posts")
+                )
+            },
+            &|v| {
+                format!(
+                    "Content creation is insufficient: only {v} new {}.",
+                    plural(v, "post", "posts")
+                )
+            },
         ),
     ]
     .into_iter()
@@ -207,8 +236,18 @@ pub fn weekly_insights(figures: &[Figure], coverage: Coverage, t: &Thresholds) -
         t,
         "engagement_rate",
         "weekly_engagement_rate_good",
-        &|v| format!("Engagement is healthy: {v} interactions per post."),
-        &|v| format!("Engagement is low: {v} interactions per post."),
+        &|v| {
+            format!(
+                "Engagement is healthy: {v} {} per post.",
+                plural(v, "interaction", "interactions")
+            )
+        },
+        &|v| {
+            format!(
+                "Engagement is low: {v} {} per post.",
+                plural(v, "interaction", "interactions")
+            )
+        },
     )
     .into_iter()
     .collect();
@@ -424,6 +463,9 @@ mod tests {
         assert_eq!(i[0].cites, "active_users");
         assert_eq!(i[0].rule, "active_users >= daily_active_users_good (3)");
         assert_eq!(i[0].text, "Activity is good: 3 users were active.");
+        assert_eq!(plural("1", "user was", "users were"), "user was");
+        assert_eq!(plural("1.5", "post", "posts"), "posts");
+        assert_eq!(plural("0", "post", "posts"), "posts");
         assert_eq!(i[1].level, Level::Warning);
         assert_eq!(i[1].rule, "new_posts < daily_posts_active (10)");
         assert_eq!(
