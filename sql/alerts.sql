@@ -59,6 +59,10 @@ BEGIN
            = to_jsonb(OLD) - ARRAY['last_evaluated_at', 'last_status', 'last_value', 'last_error', 'updated_at'] THEN
         RETURN NEW;
     END IF;
+    IF NEW.rule_name !~ '\S' THEN
+        RAISE EXCEPTION 'alert rule: rule_name must not be blank'
+            USING ERRCODE = '22023', HINT = 'Name the rule: the name heads its alert messages and notifications.';
+    END IF;
     -- builtin rows are left out of pg_dump (CREATE EXTENSION recreates them): a rule marked so by
     -- hand would silently vanish from backups.
     IF (TG_OP = 'INSERT' AND NEW.builtin) OR (TG_OP = 'UPDATE' AND NEW.builtin IS DISTINCT FROM OLD.builtin) THEN

@@ -528,6 +528,13 @@ mod tests {
         };
         assert_eq!(
             insert(
+                "rule_name, rule_type, metric, comparison_operator, threshold_value",
+                "' ', 'metric', 'posts_1h', '>', 1"
+            ),
+            "22023: alert rule: rule_name must not be blank"
+        );
+        assert_eq!(
+            insert(
                 "rule_name, rule_type, comparison_operator, threshold_value",
                 "'no metric', 'metric', '>', 1"
             ),

@@ -226,6 +226,27 @@ mod tests {
     }
 
     #[pg_test]
+    fn hourly_labels_of_dst_days_tell_the_repeated_hour_apart() {
+        dataset();
+        let labels = |id: i64| {
+            text(&format!(
+                "SELECT format('%s: %s', jsonb_array_length(c->'data'->'x_labels'), c->'data'->'x_labels'->>0 || ', ' || (c->'data'->'x_labels'->>1) || ', ' || (c->'data'->'x_labels'->>2) || ', ' || (c->'data'->'x_labels'->>3))
+                   FROM jsonb_array_elements(mking_analytics.report_json({id})->'charts') c WHERE c->>'key' = 'activity'"
+            ))
+        };
+        // New York falls back on 2024-11-03: 25 hours, 01:00 EDT (UTC-4) then 01:00 EST (UTC-5).
+        let fall = int(
+            "SELECT mking_analytics.generate_report('daily', '2024-11-03', 'America/New_York')",
+        );
+        assert_eq!(labels(fall), "25: 00:00, 01:00 UTC-4, 01:00 UTC-5, 02:00");
+        // It springs forward on 2024-03-10: 23 hours, no 02:00, nothing repeated.
+        let spring = int(
+            "SELECT mking_analytics.generate_report('daily', '2024-03-10', 'America/New_York')",
+        );
+        assert_eq!(labels(spring), "23: 00:00, 01:00, 03:00, 04:00");
+    }
+
+    #[pg_test]
     fn a_month_without_likes_names_no_most_liked_type() {
         dataset();
         Spi::run("UPDATE mking_analytics.report_settings SET value = 1 WHERE name = 'monthly_content_type_min_posts'").unwrap();

@@ -465,8 +465,16 @@ fn daily(b: &mut Builder) {
             "interaction_trend",
         );
     }
-    let q = "SELECT jsonb_agg(to_char(($3 + h.n * interval '1 hour') AT TIME ZONE $1, 'HH24:MI') ORDER BY h.n)
-               FROM generate_series(0, ceil(extract(epoch FROM $4 - $3) / 3600)::int - 1) h(n)";
+    // Local hour labels; on the day clocks go back, the repeated hour (01:00 twice in New York)
+    // says which UTC offset each one is.
+    let q = "SELECT jsonb_agg(label ORDER BY n) FROM (
+               SELECT n, CASE WHEN count(*) OVER (PARTITION BY l) > 1
+                              THEN format('%s UTC%s%s', l, CASE WHEN o >= 0 THEN '+' END, trim_scale(o))
+                              ELSE l END AS label
+                 FROM (SELECT h.n, to_char(x.t AT TIME ZONE $1, 'HH24:MI') AS l,
+                              round(extract(epoch FROM (x.t AT TIME ZONE $1) - (x.t AT TIME ZONE 'UTC')) / 3600, 2) AS o
+                         FROM generate_series(0, ceil(extract(epoch FROM $4 - $3) / 3600)::int - 1) h(n)
+                        CROSS JOIN LATERAL (SELECT $3 + h.n * interval '1 hour') x(t)) hours) labelled";
     let hours = b.run("activity", q).map(|v| texts(&v)).unwrap_or_default();
     if !hours.is_empty() {
         let sources = Sources::load();
