@@ -96,6 +96,46 @@ CREATE TABLE report_schedule (
     CHECK ((report_type = 'weekly') = (weekday IS NOT NULL)),
     CHECK ((report_type = 'monthly') = (month_day IS NOT NULL))
 );
+-- The CHECKs above are the backstop; this says which column is wrong and what it accepts. A
+-- local_time of 24:00 (a valid time value) would never be reached, so the report would silently
+-- stop.
+CREATE FUNCTION report_schedule_validate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.report_type IS NULL OR NEW.report_type NOT IN ('daily', 'weekly', 'monthly') THEN
+        RAISE EXCEPTION 'invalid report_type %', coalesce(quote_literal(NEW.report_type), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Accepted: ''daily'', ''weekly'', ''monthly'' (one row each).';
+    END IF;
+    IF NEW.local_time IS NULL OR NEW.local_time >= '24:00'::time THEN
+        RAISE EXCEPTION 'invalid local_time % for the % report', coalesce(NEW.local_time::text, 'NULL'), NEW.report_type
+            USING ERRCODE = '22023', HINT = 'A local time from 00:00 to 23:59:59 (24:00 is never reached: use 00:00).';
+    END IF;
+    IF NEW.report_type = 'weekly' AND (NEW.weekday IS NULL OR NEW.weekday NOT BETWEEN 1 AND 7) THEN
+        RAISE EXCEPTION 'invalid weekday % for the weekly report', coalesce(NEW.weekday::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'ISO day of the week: 1 = Monday .. 7 = Sunday.';
+    END IF;
+    IF NEW.report_type <> 'weekly' AND NEW.weekday IS NOT NULL THEN
+        RAISE EXCEPTION 'weekday is only for the weekly report (this row is %)', NEW.report_type
+            USING ERRCODE = '22023', HINT = 'Leave weekday NULL.';
+    END IF;
+    IF NEW.report_type = 'monthly' AND (NEW.month_day IS NULL OR NEW.month_day NOT BETWEEN 1 AND 28) THEN
+        RAISE EXCEPTION 'invalid month_day % for the monthly report', coalesce(NEW.month_day::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'A day from 1 to 28, which every month has.';
+    END IF;
+    IF NEW.report_type <> 'monthly' AND NEW.month_day IS NOT NULL THEN
+        RAISE EXCEPTION 'month_day is only for the monthly report (this row is %)', NEW.report_type
+            USING ERRCODE = '22023', HINT = 'Leave month_day NULL.';
+    END IF;
+    IF NEW.max_attempts IS NULL OR NEW.max_attempts < 1 THEN
+        RAISE EXCEPTION 'invalid max_attempts % for the % report', coalesce(NEW.max_attempts::text, 'NULL'), NEW.report_type
+            USING ERRCODE = '22023', HINT = 'Failed runs of one period before run_due_reports() stops retrying it: 1 or more (default 3).';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER report_schedule_validate BEFORE INSERT OR UPDATE ON report_schedule
+    FOR EACH ROW EXECUTE FUNCTION report_schedule_validate();
+COMMENT ON FUNCTION report_schedule_validate() IS
+    'Trigger on report_schedule: report_type daily/weekly/monthly, local_time before 24:00, weekday 1..7 (weekly only), month_day 1..28 (monthly only), max_attempts >= 1; SQLSTATE 22023 naming the column otherwise.';
 COMMENT ON TABLE report_schedule IS
     'When run_due_reports() generates each kind, in LOCAL time of the database''s TimeZone (DST-safe): the last complete period''s report, once local time has passed local_time (weekly: on weekday, ISO 1 = Monday, or later; monthly: on month_day or later). Admins change it with UPDATE.';
 COMMENT ON COLUMN report_schedule.local_time IS 'Local wall-clock time (database TimeZone) from which the report of the last complete period is due.';

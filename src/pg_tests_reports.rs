@@ -644,6 +644,56 @@ mod tests {
     }
 
     #[pg_test]
+    fn schedule_mistakes_are_refused_naming_the_column_and_the_accepted_values() {
+        let update = |set: &str, kind: &str| {
+            outcome(&format!(
+                "UPDATE mking_analytics.report_schedule SET {set} WHERE report_type = '{kind}'"
+            ))
+        };
+        for (set, kind, expected) in [
+            // 24:00 is a valid time that local time never reaches: the report would stop.
+            (
+                "local_time = '24:00'",
+                "daily",
+                "22023: invalid local_time 24:00:00 for the daily report",
+            ),
+            (
+                "local_time = NULL",
+                "daily",
+                "22023: invalid local_time NULL for the daily report",
+            ),
+            (
+                "weekday = 0",
+                "weekly",
+                "22023: invalid weekday 0 for the weekly report",
+            ),
+            (
+                "weekday = 3",
+                "daily",
+                "22023: weekday is only for the weekly report (this row is daily)",
+            ),
+            (
+                "month_day = 31",
+                "monthly",
+                "22023: invalid month_day 31 for the monthly report",
+            ),
+            (
+                "max_attempts = 0",
+                "monthly",
+                "22023: invalid max_attempts 0 for the monthly report",
+            ),
+            ("local_time = '23:59:59'", "daily", "ok"),
+            ("local_time = '00:00', weekday = 7", "weekly", "ok"),
+        ] {
+            assert_eq!(update(set, kind), expected, "{set}");
+        }
+        assert_eq!(
+            outcome("INSERT INTO mking_analytics.report_schedule (report_type, local_time) VALUES ('hourly', '07:00')"),
+            "22023: invalid report_type 'hourly'"
+        );
+    }
+
+    #[pg_test]
     fn scheduled_reports_run_at_local_time_across_dst_exactly_once() {
         dataset();
         // Europe/Berlin leaves CET (+01) for CEST (+02) on 2024-03-31 at 01:00 UTC. Ticks every

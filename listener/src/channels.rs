@@ -94,7 +94,13 @@ pub fn parse(channels_json: &str) -> Result<Channels, String> {
                 "slack" => Target::Slack(http_url(key, &item)?),
                 _ => Target::Email(email(&item)?),
             };
-            if !targets.contains(&target) {
+            // One email per mailbox: addresses compare case-insensitively, as report
+            // subscribers do (the first spelling is kept).
+            let same = |t: &Target| match (t, &target) {
+                (Target::Email(a), Target::Email(b)) => a.eq_ignore_ascii_case(b),
+                _ => *t == target,
+            };
+            if !targets.iter().any(same) {
                 targets.push(target);
             }
         }
@@ -188,7 +194,7 @@ mod tests {
             vec![]
         );
         assert_eq!(
-            parse(r#"{"email": ["a@b.example", " a@b.example "]}"#)
+            parse(r#"{"email": ["a@b.example", " a@b.example ", "A@B.Example"]}"#)
                 .unwrap()
                 .targets,
             vec![Target::Email("a@b.example".into())]
