@@ -1,5 +1,10 @@
 -- mking_analytics: stored reports and their subscribers (issue 5).
 
+-- Runs of one kind and period in different zones are different reports: their failures are
+-- counted apart (run_due_reports' max_attempts).
+ALTER TABLE report_generation_logs ADD COLUMN tz text;
+COMMENT ON COLUMN report_generation_logs.tz IS 'The zone the run cut its period in (as generate_report was given it).';
+
 CREATE TABLE reports (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     report_type     text NOT NULL CHECK (report_type IN ('daily', 'weekly', 'monthly')),
@@ -193,8 +198,8 @@ DECLARE
 BEGIN
     -- Bad arguments raise 22023 here, before anything is logged (nothing was run).
     SELECT * INTO p FROM mking_analytics.report_period(kind, period_start, tz);
-    INSERT INTO mking_analytics.report_generation_logs (report_type, report_date, generation_status)
-    VALUES (p.kind, p.period_start, 'pending') RETURNING id INTO log_id;
+    INSERT INTO mking_analytics.report_generation_logs (report_type, report_date, tz, generation_status)
+    VALUES (p.kind, p.period_start, p.tz, 'pending') RETURNING id INTO log_id;
     BEGIN
         rid := mking_analytics.report_build(p.kind, p.period_start, p.tz);
     EXCEPTION WHEN OTHERS THEN
@@ -370,7 +375,8 @@ BEGIN
         CONTINUE WHEN EXISTS (SELECT 1 FROM mking_analytics.reports r
                                WHERE r.report_type = s.report_type AND r.period_start = p_start AND r.tz = zone);
         SELECT count(*) INTO failures FROM mking_analytics.report_generation_logs l
-         WHERE l.report_type = s.report_type AND l.report_date = p_start AND l.generation_status = 'failed';
+         WHERE l.report_type = s.report_type AND l.report_date = p_start AND l.tz = zone
+           AND l.generation_status = 'failed';
         IF failures >= s.max_attempts THEN
             RAISE NOTICE 'mking_analytics: % report for % not retried: % failed attempts (report_schedule.max_attempts %)',
                 s.report_type, p_start, failures, s.max_attempts;

@@ -765,6 +765,14 @@ mod tests {
         assert_eq!(run("2024-03-13 07:00+00"), "daily 2024-03-12 failed");
         assert_eq!(run("2024-03-13 07:05+00"), "daily 2024-03-12 failed");
         assert_eq!(run("2024-03-13 07:10+00"), "nothing");
+        // Berlin's report of the same day is another report: UTC's failures do not stop it.
+        Spi::run("SET LOCAL TimeZone = 'Europe/Berlin'").unwrap();
+        assert_eq!(run("2024-03-13 07:10+00"), "daily 2024-03-12 failed");
+        assert_eq!(
+            text("SELECT string_agg(tz || ':' || count, ' ') FROM (SELECT tz, count(*) FROM mking_analytics.report_generation_logs GROUP BY tz ORDER BY tz) c"),
+            "Europe/Berlin:1 UTC:2"
+        );
+        Spi::run("SET LOCAL TimeZone = 'UTC'").unwrap();
         Spi::run("DROP TRIGGER refuse ON mking_analytics.reports").unwrap();
         assert_eq!(run("2024-03-14 07:00+00"), "daily 2024-03-13 completed");
         assert_eq!(run("2024-03-14 07:05+00"), "nothing");
