@@ -262,6 +262,13 @@ mod tests {
             text(&format!("SELECT count(*)::text FROM jsonb_array_elements(mking_analytics.report_json({id})->'recommendations') r WHERE r->>'category' = 'content'")),
             "0"
         );
+        // No interaction at all: every engagement score is 0, so no "best-performing" type either.
+        Spi::run("DELETE FROM comments; DELETE FROM shares").unwrap();
+        let id = generate("monthly", "2024-03-20");
+        assert_eq!(
+            text(&format!("SELECT count(*)::text FROM jsonb_array_elements(mking_analytics.report_json({id})->'figures') f WHERE f->>'key' LIKE '%content_type%'")),
+            "0"
+        );
     }
 
     #[pg_test]

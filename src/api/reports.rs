@@ -699,10 +699,13 @@ fn weekly(b: &mut Builder) {
     b.top_posts(10);
 }
 
-/// The chosen content type of `rows` by `score` among types with enough posts.
+/// The chosen content type of `rows` by `score` among types with enough posts. None when no type
+/// scores above 0: a "best" or "most-liked" type among zeros would be an arbitrary pick.
 fn best_type<'v>(rows: &'v [Value], min_posts: f64, score: &str) -> Option<&'v Value> {
     rows.iter()
-        .filter(|r| num(&r["posts"]).unwrap_or(0.0) >= min_posts && num(&r[score]).is_some())
+        .filter(|r| {
+            num(&r["posts"]).unwrap_or(0.0) >= min_posts && num(&r[score]).is_some_and(|v| v > 0.0)
+        })
         .max_by(|a, b| {
             let key = |r: &Value| {
                 (
@@ -786,10 +789,7 @@ fn monthly(b: &mut Builder) -> Option<String> {
                 "content_types",
             );
         }
-        // With no likes at all, "most-liked" would name an arbitrary type: no figure.
-        if let Some(liked) = best_type(&cur, min_posts, "likes")
-            .filter(|r| num(&r["likes"]).is_some_and(|likes| likes > 0.0))
-        {
+        if let Some(liked) = best_type(&cur, min_posts, "likes") {
             let t = content_type_name(liked);
             b.figure(
                 "most_liked_content_type_likes",
